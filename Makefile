@@ -1,0 +1,47 @@
+# The README's two commands, `make mock` and `make test`, each set the project up on first use.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+HOST ?= 127.0.0.1
+PORT ?= 8000
+SPEED ?= 1
+
+.DEFAULT_GOAL := help
+.PHONY: help install mock test check lint typecheck spec-lint clean
+
+help:  ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "Python 3.11 or newer is needed (set PYTHON=...)"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(STAMP)  ## Create .venv and install the project with its dev tools
+
+mock: $(STAMP)  ## Serve the mock (HOST, PORT, SPEED; MOCK_* variables for the rest)
+	$(BIN)/spark-mock --host $(HOST) --port $(PORT) --speed $(SPEED)
+
+test: $(STAMP)  ## Run the checks and the whole test suite
+	$(MAKE) --no-print-directory check
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+check: lint typecheck spec-lint  ## ruff, mypy and the OpenAPI validator
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+spec-lint: $(STAMP)
+	$(BIN)/openapi-spec-validator spec/openapi.yaml
+
+clean:  ## Remove the virtual environment and caches
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info

@@ -1,0 +1,1 @@
+"""Contract suites for the wan2.6-i2v-spark API (issue 3)."""

@@ -1,0 +1,155 @@
+"""The app factory: wires the spec, the contract adapter, the domain and the routes together."""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp
+
+from mockserver.admin import AdminApi
+from mockserver.clock import Clock, SystemClock
+from mockserver.contract import Contract
+from mockserver.errors import ApiError, ErrorCatalog
+from mockserver.image_rules import ImageRules
+from mockserver.journal import Journal
+from mockserver.middleware import TraceJournalMiddleware
+from mockserver.payloads import Presenter
+from mockserver.routes import CREATE, Dependencies, GenerationApi
+from mockserver.scenarios import REJECT_STATUSES, SUCCEED, FailureReason, ScenarioError, ScenarioParser
+from mockserver.settings import Settings, SettingsError
+from mockserver.spec import ApiSpec, SpecError
+from mockserver.store import MemoryStore, TaskStore
+
+log = logging.getLogger("mockserver")
+
+
+class MockApp(Starlette):
+    """Starlette, with the trace-and-journal layer outside even its error handling."""
+
+    def __init__(self, *, journal: Journal, clock: Clock, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._journal = journal
+        self._clock = clock
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return TraceJournalMiddleware(super().build_middleware_stack(), self._journal, self._clock)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    clock: Clock | None = None,
+    spec: ApiSpec | None = None,
+    store: TaskStore | None = None,
+) -> Starlette:
+    """Build the mock server.
+
+    Args:
+        settings: How the mock behaves; defaults to :class:`Settings` with its defaults.
+        clock: The time tasks are read against; a :class:`~mockserver.clock.ManualClock` makes
+            tests exact. Defaults to real time.
+        spec: The contract; defaults to the spec that ships with the package.
+        store: Where tasks are kept; defaults to a bounded in-memory store.
+
+    Raises:
+        SettingsError: a setting does not fit the spec (an unknown vocabulary or scenario).
+        SpecError: the spec lacks something the mock needs.
+
+    Example:
+        >>> from starlette.testclient import TestClient
+        >>> from mockserver import create_app, Settings
+        >>> client = TestClient(create_app(Settings(speed=600)))
+    """
+    settings = settings or Settings()
+    spec = spec or ApiSpec.load()
+    clock = clock or SystemClock()
+    contract = Contract(spec)
+    errors = ErrorCatalog(spec)
+    journal = Journal(settings.journal_size)
+    store = store if store is not None else MemoryStore(settings.max_tasks)
+
+    lifecycle = spec.lifecycle
+    if settings.vocabulary not in lifecycle.vocabularies:
+        known = ", ".join(sorted(lifecycle.vocabularies))
+        raise SettingsError(f"vocabulary must be one of {known} (from the spec); got {settings.vocabulary!r}")
+    presenter = Presenter(lifecycle.vocabularies[settings.vocabulary], settings.error_placement, settings.timestamps)
+
+    scenarios = ScenarioParser({e.code: FailureReason(e.title, e.description) for e in spec.task_error_codes})
+    try:
+        default_scenario = scenarios.parse(settings.scenario) if settings.scenario else SUCCEED
+    except ScenarioError as exc:
+        raise SettingsError(f"scenario: {exc}") from None
+    undocumented = [s for s in REJECT_STATUSES if not errors.is_documented(CREATE, s)]
+    if undocumented:
+        raise SpecError(f"{CREATE} must document {undocumented}, which scenarios can make it answer")
+    image_fields = {
+        name: ImageRules.from_spec(rules) for name, rules in spec.fields_with_extension(CREATE, "x-image-rules").items()
+    }
+
+    api = GenerationApi(
+        Dependencies(
+            settings=settings,
+            spec=spec,
+            contract=contract,
+            errors=errors,
+            store=store,
+            clock=clock,
+            presenter=presenter,
+            scenarios=scenarios,
+            default_scenario=default_scenario,
+            image_fields=image_fields,
+        )
+    )
+    admin = AdminApi(
+        store=store,
+        journal=journal,
+        clock=clock,
+        presenter=presenter,
+        document=contract.openapi_document,
+        on_reset=api.reset_ids,
+    )
+    app = MockApp(
+        journal=journal,
+        clock=clock,
+        routes=[*api.routes(), *admin.routes()],
+        exception_handlers={
+            ApiError: _api_error,
+            HTTPException: _http_error,
+            Exception: _internal_error,
+        },
+    )
+    app.state.settings = settings
+    app.state.spec = spec
+    app.state.store = store
+    app.state.journal = journal
+    app.state.clock = clock
+    return app
+
+
+async def _api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return exc.response()
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 404:
+        detail = f"No route for {request.method} {request.url.path[:200]}"
+    elif exc.status_code == 405:
+        allowed = headers.get("Allow", "")
+        detail = f"Method {request.method} is not allowed here; allowed methods are {allowed}"
+    else:
+        detail = exc.detail or HTTPStatus(exc.status_code).phrase
+    return ApiError(exc.status_code, detail, headers=headers).response()
+
+
+async def _internal_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error in the mock", exc_info=exc)
+    return ApiError(500, "Internal error in the mock; this is a bug, please report it").response()

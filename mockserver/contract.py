@@ -1,0 +1,156 @@
+"""The contract adapter: request validation driven by the spec, through openapi-core.
+
+openapi-core builds a JSON Schema validator for every schema it touches on every request
+(codebase-style.md §4.1, pitfall 1). Here each validator is built once, from the ``OpenAPI``
+object, when the app starts, and reused. Validation errors become :class:`Violation` objects
+whose messages name the field and the rule, using the limits as the spec states them.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from jsonschema.exceptions import ValidationError
+from openapi_core import OpenAPI
+from openapi_core.validation.schemas import oas31_schema_validators_factory
+
+from mockserver.spec import ApiSpec
+
+MAX_REPORTED = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """One broken rule: the field (a dotted path, or ``body``), the JSON Schema keyword, and a message."""
+
+    field: str
+    rule: str
+    message: str
+
+
+class Contract:
+    """Validators for the requests of every operation in the spec, built once."""
+
+    def __init__(self, spec: ApiSpec) -> None:
+        self.spec = spec
+        self.openapi_document = spec.localized("/")
+        # Building the OpenAPI object validates the spec itself: a broken spec fails here, at start.
+        self.openapi = OpenAPI.from_dict(copy.deepcopy(self.openapi_document))
+        root = self.openapi.spec
+        self._bodies: dict[str, Any] = {}
+        self._parameters: dict[tuple[str, str], Any] = {}
+        for op in spec.operations.values():
+            node = root / "paths" / op.path / op.method.lower()
+            if "requestBody" in op.node:
+                schema = node / "requestBody" / "content" / "application/json" / "schema"
+                self._bodies[op.operation_id] = oas31_schema_validators_factory.create(root, schema)
+            for index, parameter in enumerate(op.node.get("parameters", ())):
+                schema = node / "parameters" / index / "schema"
+                key = (op.operation_id, parameter["name"])
+                self._parameters[key] = oas31_schema_validators_factory.create(root, schema)
+        self._defaults = {op_id: spec.request_defaults(op_id) for op_id in self._bodies}
+
+    def body_violations(self, operation_id: str, body: Any) -> list[Violation]:
+        """Every way ``body`` breaks the operation's request schema (at most ten), in field order."""
+        errors = self._bodies[operation_id].validator.iter_errors(body)
+        violations = [describe(error) for error, _ in zip(errors, range(MAX_REPORTED), strict=False)]
+        # A value of the wrong type breaks every other rule of its field too; the type says it all.
+        mistyped = {v.field for v in violations if v.rule == "type"}
+        violations = [v for v in violations if v.rule == "type" or v.field not in mistyped]
+        return sorted(violations, key=lambda v: (v.field, v.rule))
+
+    def with_defaults(self, operation_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """``body`` with the spec's ``default`` filled in for each absent top-level field."""
+        return {**self._defaults[operation_id], **body}
+
+    def parameter_is_valid(self, operation_id: str, name: str, value: Any) -> bool:
+        return bool(self._parameters[(operation_id, name)].validator.is_valid(value))
+
+
+_JSON_TYPES = {dict: "object", list: "array", str: "string", bool: "boolean", int: "integer", float: "number"}
+
+
+def describe(error: ValidationError) -> Violation:
+    """A readable message for one JSON Schema error. It never echoes more than a snippet of the value."""
+    field = _field(error.absolute_path)
+    rule = str(error.validator)
+    limit: Any = error.validator_value
+    value: Any = error.instance
+    if rule == "required":
+        missing = [name for name in limit if isinstance(value, dict) and name not in value]
+        field = _field([*error.absolute_path, missing[0]]) if missing else field
+        return Violation(field, rule, f"{field}: is required")
+    messages = {
+        "maxLength": lambda: f"must be at most {limit} characters (got {_length(value)})",
+        "minLength": lambda: f"must be at least {limit} characters (got {_length(value)})",
+        "maximum": lambda: f"must be at most {limit} (got {_show(value)})",
+        "minimum": lambda: f"must be at least {limit} (got {_show(value)})",
+        "exclusiveMaximum": lambda: f"must be less than {limit} (got {_show(value)})",
+        "exclusiveMinimum": lambda: f"must be greater than {limit} (got {_show(value)})",
+        "enum": lambda: f"must be one of {', '.join(_show(v) for v in limit)} (got {_show(value)})",
+        "const": lambda: f"must be {_show(limit)} (got {_show(value)})",
+        "type": lambda: f"must be {_types(limit)} (got {_type_of(value)})",
+        "format": lambda: f"must be a valid {limit} (got {_show(value)})",
+        "pattern": lambda: f"must match the pattern {limit} (got {_show(value)})",
+        "anyOf": lambda: f"must be {_alternatives(error)} (got {_show(value)})",
+        "oneOf": lambda: f"must be {_alternatives(error)} (got {_show(value)})",
+        "additionalProperties": lambda: f"has unexpected fields ({', '.join(_extra(value, error))})",
+    }
+    explain = messages.get(rule)
+    text = explain() if explain else _snippet(error.message, 200)
+    return Violation(field, rule, f"{field}: {text}")
+
+
+def _field(path: Iterable[Any]) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "body"
+
+
+def _length(value: Any) -> str:
+    return f"{len(value)}" if isinstance(value, str) else _show(value)
+
+
+def _type_of(value: Any) -> str:
+    return "null" if value is None else _JSON_TYPES.get(type(value), type(value).__name__)
+
+
+def _types(limit: Any) -> str:
+    names = [limit] if isinstance(limit, str) else list(limit)
+    return " or ".join("a JSON object" if n == "object" else n for n in names)
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, str):
+        shown = json.dumps(_snippet(value, 40), ensure_ascii=False)
+        return shown + (f" ({len(value)} characters)" if len(value) > 40 else "")
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return _snippet(text, 60)
+
+
+def _snippet(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _alternatives(error: ValidationError) -> str:
+    titles: list[str] = []
+    for branch in error.context or ():
+        title = branch.schema.get("title") if isinstance(branch.schema, Mapping) else None
+        if title and str(title) not in titles:
+            titles.append(str(title))
+    if not titles:
+        return "one of the accepted forms"
+    return titles[0] if len(titles) == 1 else ", ".join(titles[:-1]) + " or " + titles[-1]
+
+
+def _extra(value: Any, error: ValidationError) -> list[str]:
+    allowed = error.schema.get("properties", {}) if isinstance(error.schema, Mapping) else {}
+    return sorted(str(k) for k in value if k not in allowed)[:5] if isinstance(value, dict) else []

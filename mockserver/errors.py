@@ -1,0 +1,60 @@
+"""HTTP errors in the API's own shape: ``{"error_code", "title", "detail"}``.
+
+The ``error_code`` of each status comes from ``x-error-code`` in the spec, per operation; where the
+spec has none (an unknown path, say), it repeats the HTTP status.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from http import HTTPStatus
+
+from starlette.responses import JSONResponse
+
+from mockserver.spec import ApiSpec, SpecError
+
+_TITLES = {400: "Invalid Request", 413: "Payload Too Large"}
+
+
+class ApiError(Exception):
+    """An error answer. Raise it anywhere below a route; the app turns it into a response."""
+
+    def __init__(
+        self, status: int, detail: str, *, error_code: int | None = None, headers: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.error_code = status if error_code is None else error_code
+        self.headers = dict(headers or {})
+
+    @property
+    def title(self) -> str:
+        return _TITLES.get(self.status) or HTTPStatus(self.status).phrase
+
+    def response(self) -> JSONResponse:
+        body = {"error_code": self.error_code, "title": self.title, "detail": self.detail}
+        return JSONResponse(body, status_code=self.status, headers=self.headers)
+
+
+class ErrorCatalog:
+    """Builds :class:`ApiError` objects with the business code the spec gives each status."""
+
+    def __init__(self, spec: ApiSpec) -> None:
+        self._codes: dict[tuple[str, int], int] = {}
+        for op in spec.operations.values():
+            for status in spec.documented_statuses(op.operation_id):
+                if status >= 400:
+                    try:
+                        self._codes[(op.operation_id, status)] = spec.response_error_code(op.operation_id, status)
+                    except SpecError:
+                        continue
+
+    def error(
+        self, status: int, detail: str, *, operation_id: str | None = None, headers: Mapping[str, str] | None = None
+    ) -> ApiError:
+        code = self._codes.get((operation_id or "", status), status)
+        return ApiError(status, detail, error_code=code, headers=headers)
+
+    def is_documented(self, operation_id: str, status: int) -> bool:
+        return (operation_id, status) in self._codes

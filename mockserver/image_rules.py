@@ -1,0 +1,163 @@
+"""The image rules that JSON Schema cannot express, checked by decoding the image.
+
+This is the one place where the mock checks more than the schema. The limits themselves are not
+written here: they are read from ``x-image-rules`` in the spec (:meth:`ImageRules.from_spec`).
+
+An http(s) URL is accepted as given (the mock never fetches anything). Base64 data, as a data URI
+or raw, is decoded and opened with Pillow, which reads only the header to learn the format, the
+size and whether a PNG has transparency. To tell a complete file from a truncated one without
+decoding every pixel, each format gets its cheapest sound test: PNG chunk checksums up to IEND,
+the JPEG end-of-image marker after the scan data, the WEBP RIFF length, the BMP pixel array.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pybase64
+from PIL import Image, ImageFile, UnidentifiedImageError
+
+URL_PREFIXES = ("http://", "https://")
+_PILLOW_ALIASES = {"MPO": "JPEG"}  # Pillow calls multi-picture JPEGs (from many cameras) MPO
+
+
+class ImageRejected(ValueError):
+    """An image breaks a rule. ``rule`` names it; the message names the field and the rule."""
+
+    def __init__(self, field: str, rule: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.rule = rule
+
+
+@dataclass(frozen=True, slots=True)
+class ImageRules:
+    """The documented image requirements, as the spec's ``x-image-rules`` states them."""
+
+    formats: tuple[str, ...]
+    min_side: int
+    max_side: int
+    max_bytes: int
+    png_transparency: bool
+
+    @classmethod
+    def from_spec(cls, extension: Mapping[str, Any]) -> ImageRules:
+        return cls(
+            formats=tuple(str(f).upper() for f in extension["formats"]),
+            min_side=int(extension["min-side"]),
+            max_side=int(extension["max-side"]),
+            max_bytes=int(extension["max-bytes"]),
+            png_transparency=bool(extension["png-transparency"]),
+        )
+
+    @property
+    def format_names(self) -> str:
+        return ", ".join(self.formats[:-1]) + f" or {self.formats[-1]}" if len(self.formats) > 1 else self.formats[0]
+
+
+@dataclass(frozen=True, slots=True)
+class ImageInfo:
+    """What was learnt from a Base64 image that passed."""
+
+    format: str
+    width: int
+    height: int
+    size: int
+
+
+def is_url(value: str) -> bool:
+    return value[:8].lower().startswith(URL_PREFIXES)
+
+
+def check_image(field: str, value: str, rules: ImageRules) -> ImageInfo | None:
+    """Check one image field. Returns ``None`` for a URL, what was read for Base64 data.
+
+    Raises:
+        ImageRejected: the value breaks one of the rules; the message says which.
+    """
+    if is_url(value):
+        return None
+    payload = _base64_payload(field, value)
+    _check_encoded_size(field, payload, rules)
+    try:
+        data = pybase64.b64decode(payload, validate=True)
+    except ValueError:  # binascii.Error is a ValueError; so is non-ASCII text
+        raise ImageRejected(field, "base64", "is not valid Base64 (standard alphabet, with padding)") from None
+    if not data:
+        raise ImageRejected(field, "base64", "holds no data")
+    if len(data) > rules.max_bytes:
+        raise ImageRejected(field, "max-bytes", _too_big(len(data), rules))
+    return _check_decoded(field, data, rules)
+
+
+def _base64_payload(field: str, value: str) -> str:
+    if not value.startswith("data:"):
+        return value
+    header, comma, payload = value.partition(",")
+    if not comma or not header.lower().endswith(";base64") or not header[5:].lower().startswith("image/"):
+        raise ImageRejected(field, "data-uri", "must be a data URI of the form data:image/<type>;base64,<data>")
+    return payload
+
+
+def _check_encoded_size(field: str, payload: str, rules: ImageRules) -> None:
+    # Refuse an oversized image before decoding it: every 4 Base64 characters carry 3 bytes.
+    decoded = len(payload) * 3 // 4 - payload[-2:].count("=")
+    if decoded > rules.max_bytes:
+        raise ImageRejected(field, "max-bytes", _too_big(decoded, rules))
+
+
+def _too_big(size: int, rules: ImageRules) -> str:
+    return f"is {size} bytes; the limit is {rules.max_bytes} bytes ({rules.max_bytes / 2**20:g} MB)"
+
+
+def _check_decoded(field: str, data: bytes, rules: ImageRules) -> ImageInfo:
+    try:
+        with Image.open(io.BytesIO(data), formats=list(rules.formats)) as image:
+            kind = _PILLOW_ALIASES.get(image.format or "", image.format or "")
+            width, height = image.size
+            _check_format(field, kind, rules)
+            _check_sides(field, width, height, rules)
+            if kind == "PNG" and not rules.png_transparency and image.has_transparency_data:
+                raise ImageRejected(field, "png-transparency", "is a PNG with transparency, which is not supported")
+            _check_complete(image, kind, data)
+    except ImageRejected:
+        raise
+    except UnidentifiedImageError:
+        raise ImageRejected(field, "formats", f"is not a {rules.format_names} image") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageRejected(field, "max-side", f"is far larger than {rules.max_side} px") from None
+    except Exception:  # Pillow raises many types on hostile input; each one means a bad image
+        raise ImageRejected(field, "integrity", "is a corrupt or truncated image") from None
+    return ImageInfo(kind, width, height, len(data))
+
+
+def _check_format(field: str, kind: str, rules: ImageRules) -> None:
+    if kind not in rules.formats:
+        raise ImageRejected(field, "formats", f"is {kind}, which is not supported ({rules.format_names})")
+
+
+def _check_sides(field: str, width: int, height: int, rules: ImageRules) -> None:
+    if not (rules.min_side <= width <= rules.max_side and rules.min_side <= height <= rules.max_side):
+        raise ImageRejected(
+            field,
+            "min-side" if min(width, height) < rules.min_side else "max-side",
+            f"is {width}x{height} px; both sides must be {rules.min_side} to {rules.max_side} px",
+        )
+
+
+def _check_complete(image: ImageFile.ImageFile, kind: str, data: bytes) -> None:
+    """Raise if the file ends before its image data does."""
+    if kind == "PNG":
+        image.verify()  # walks every chunk up to IEND, checking each CRC
+    elif kind == "JPEG":
+        scan_start = image.tile[0][2] if image.tile else 0
+        if data.find(b"\xff\xd9", scan_start) < 0:  # 0xFFD9 cannot occur inside entropy-coded data
+            raise ValueError("no end-of-image marker after the scan data")
+    elif kind == "WEBP":
+        if len(data) < 8 + int.from_bytes(data[4:8], "little"):
+            raise ValueError("shorter than its RIFF header says")
+    else:
+        image.load()  # an uncompressed bitmap: reading it costs a copy and nothing more

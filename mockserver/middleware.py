@@ -1,0 +1,91 @@
+"""The outermost layer: a ``Traceparent`` on every response, and a journal entry for every API request.
+
+It wraps even Starlette's error middleware, so a crash's 500 carries a ``Traceparent`` too.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from typing import Any
+
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from mockserver.clock import Clock
+from mockserver.journal import Journal, JournalEntry, redact_headers
+from mockserver.payloads import timestamp
+
+ADMIN_PREFIX = "/__mock"
+_TRACEPARENT = re.compile(r"^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
+
+
+def traceparent(incoming: str | None) -> str:
+    """A W3C ``traceparent`` for this response: the caller's trace continued, or a new trace."""
+    match = _TRACEPARENT.match(incoming.strip().lower()) if incoming else None
+    span = os.urandom(8).hex()
+    if match and match.group(1) != "ff" and set(match.group(2)) != {"0"} and set(match.group(3)) != {"0"}:
+        return f"00-{match.group(2)}-{span}-{match.group(4)}"
+    return f"00-{os.urandom(16).hex()}-{span}-01"
+
+
+class TraceJournalMiddleware:
+    """Adds ``Traceparent`` to every HTTP response and records API requests in the journal.
+
+    Routes add to the entry through ``request.state.journal`` (a dict): the body summary, the
+    task id, anything worth keeping. Admin requests (under ``/__mock``) are not recorded, so that
+    a test's own inspection does not show up in what it inspects.
+    """
+
+    def __init__(self, app: ASGIApp, journal: Journal, clock: Clock) -> None:
+        self.app = app
+        self.journal = journal
+        self.clock = clock
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = None
+        for name, value in scope["headers"]:
+            if name == b"traceparent":
+                incoming = value.decode("latin-1")
+        trace = traceparent(incoming)
+        state: dict[str, Any] = scope.setdefault("state", {})
+        notes: dict[str, Any] = {}
+        state["traceparent"] = trace
+        state["journal"] = notes
+        status = 500
+        started = time.perf_counter()
+
+        async def send_with_trace(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableHeaders(scope=message).append("traceparent", trace)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_trace)
+        finally:
+            if not scope["path"].startswith(ADMIN_PREFIX):
+                self._record(scope, status, trace, notes, started)
+
+    def _record(self, scope: Scope, status: int, trace: str, notes: dict[str, Any], started: float) -> None:
+        headers = ((k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"])
+        self.journal.record(
+            JournalEntry(
+                at=timestamp(self.clock.now(), "micro"),
+                method=scope["method"],
+                path=scope["path"],
+                query=scope.get("query_string", b"").decode("latin-1")[:500],
+                status=status,
+                duration_ms=round((time.perf_counter() - started) * 1000, 3),
+                traceparent=trace,
+                headers=redact_headers(headers),
+                body=notes.pop("body", None),
+                task_id=notes.pop("task_id", None),
+                notes=notes,
+            )
+        )

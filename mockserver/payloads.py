@@ -1,0 +1,69 @@
+"""How tasks look on the wire: ``task_info``, ``videos`` and the error object, in the configured readings."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from mockserver.settings import ErrorPlacement, TimestampStyle
+from mockserver.tasks import Phase, Task, TaskState
+
+ASSET_PREFIX = "/__mock/assets"
+VIDEO_NAME = "result_00.mp4"
+
+
+def timestamp(seconds: float, style: TimestampStyle) -> str:
+    """ISO 8601 in UTC: ``2025-09-16T10:00:00Z`` (docs) or ``2025-09-16T10:00:00.123456+00:00`` (captured)."""
+    moment = datetime.fromtimestamp(seconds, UTC)
+    if style == "micro":
+        return moment.isoformat(timespec="microseconds")
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def video_path(task_id: str) -> str:
+    return f"{ASSET_PREFIX}/{task_id}/{VIDEO_NAME}"
+
+
+class Presenter:
+    """Turns tasks into response bodies.
+
+    Args:
+        words: Status word for each phase, from one of the spec's vocabularies.
+        error_placement: ``task_info`` puts the error object in ``task_info.error``; ``top_level``
+            puts it beside ``task_info``.
+        timestamps: The timestamp style.
+    """
+
+    def __init__(self, words: Mapping[str, str], error_placement: ErrorPlacement, timestamps: TimestampStyle) -> None:
+        self.words = {Phase(phase): word for phase, word in words.items()}
+        self.error_placement = error_placement
+        self.timestamps = timestamps
+
+    def created(self, task: Task) -> dict[str, Any]:
+        """The body of the ``202`` that answers a create."""
+        return {"task_info": self._task_info(task, TaskState(Phase.QUEUED, task.created_at))}
+
+    def result(self, task: Task, state: TaskState, base_url: str) -> dict[str, Any]:
+        """The body of a poll: ``task_info``, plus ``videos`` or the error once the task has ended."""
+        info = self._task_info(task, state)
+        body: dict[str, Any] = {"task_info": info}
+        if state.phase is Phase.SUCCEEDED:
+            body["videos"] = [base_url.rstrip("/") + video_path(task.id)]
+        elif state.phase is Phase.FAILED and task.failure is not None:
+            error = {
+                "code": task.failure.code,
+                "error_code": task.failure.code,
+                "title": task.failure.title,
+                "detail": task.failure.detail,
+            }
+            (info if self.error_placement == "task_info" else body)["error"] = error
+        return body
+
+    def _task_info(self, task: Task, state: TaskState) -> dict[str, Any]:
+        return {
+            "id": task.id,
+            "status": self.words[state.phase],
+            "created_at": timestamp(task.created_at, self.timestamps),
+            "updated_at": timestamp(state.since, self.timestamps),
+        }

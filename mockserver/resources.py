@@ -1,0 +1,28 @@
+"""Where the spec and the result video live, in a source checkout and in an installed wheel."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+_PACKAGE = Path(__file__).resolve().parent
+_BUNDLED = _PACKAGE / "_bundled"
+_CHECKOUT = _PACKAGE.parent
+
+
+def _locate(bundled_name: str, checkout_path: str) -> Path:
+    # A wheel carries copies under _bundled/ (see pyproject.toml); a checkout or an editable
+    # install reads the files at the top of the repository, so there is one file to edit.
+    for candidate in (_BUNDLED / bundled_name, _CHECKOUT / checkout_path):
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError(f"{checkout_path} is missing: neither the wheel nor the checkout has it")
+
+
+def spec_path() -> Path:
+    """The path of ``spec/openapi.yaml``, the contract."""
+    return _locate("openapi.yaml", "spec/openapi.yaml")
+
+
+def video_path() -> Path:
+    """The path of the MP4 that the mock serves as every succeeded task's result."""
+    return _locate("result_00.mp4", "fixtures/video/result_00.mp4")

@@ -1,0 +1,264 @@
+"""The API's own routes: create a task, poll it, download its video.
+
+The routes are mounted where the spec says (one per ``operationId``). Each handler is thin: it
+checks the credentials, asks the contract adapter and the image rules about the request, and
+hands the rest to the domain.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import random
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from mockserver.clock import Clock
+from mockserver.contract import Contract
+from mockserver.errors import ApiError, ErrorCatalog
+from mockserver.image_rules import ImageRejected, ImageRules, check_image, is_url
+from mockserver.journal import summarize
+from mockserver.payloads import ASSET_PREFIX, VIDEO_NAME, Presenter
+from mockserver.resources import video_path
+from mockserver.scenarios import HEADER as SCENARIO_HEADER
+from mockserver.scenarios import Scenario, ScenarioError, ScenarioParser
+from mockserver.settings import Settings
+from mockserver.spec import ApiSpec, SpecError
+from mockserver.store import TaskStore
+from mockserver.tasks import Phase, Task, plan_task, state_at
+
+CREATE = "createGeneration"
+POLL = "getGeneration"
+# Parsing a large body blocks; above this size it happens off the event loop.
+THREADPOOL_BYTES = 256 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Dependencies:
+    """What the API routes work with; built once by ``create_app``."""
+
+    settings: Settings
+    spec: ApiSpec
+    contract: Contract
+    errors: ErrorCatalog
+    store: TaskStore
+    clock: Clock
+    presenter: Presenter
+    scenarios: ScenarioParser
+    default_scenario: Scenario
+    image_fields: Mapping[str, ImageRules]
+
+
+class GenerationApi:
+    """Handlers for the operations of the spec, plus the result video."""
+
+    def __init__(self, deps: Dependencies) -> None:
+        self.deps = deps
+        self._new_id = _id_source(deps.settings.seed)
+
+    def reset_ids(self) -> None:
+        """Start the id sequence again (it only repeats when a seed is set)."""
+        self._new_id = _id_source(self.deps.settings.seed)
+
+    def routes(self) -> list[BaseRoute]:
+        handlers: dict[str, Callable[[Request], Any]] = {CREATE: self.create, POLL: self.poll}
+        routes: list[BaseRoute] = []
+        for op in self.deps.spec.operations.values():
+            if op.operation_id not in handlers:
+                raise SpecError(f"the mock has no handler for operation {op.operation_id}")
+            routes.append(Route(op.path, handlers[op.operation_id], methods=[op.method], name=op.operation_id))
+        routes.append(Route(f"{ASSET_PREFIX}/{{task_id}}/{VIDEO_NAME}", self.video, methods=["GET"], name="video"))
+        return routes
+
+    async def create(self, request: Request) -> Response:
+        deps = self.deps
+        self._authorize(request, CREATE)
+        scenario = self._scenario(request)
+        self._check_content_type(request)
+        raw = await self._read_body(request)
+        try:
+            body = await run_in_threadpool(_parse_json, raw) if len(raw) > THREADPOOL_BYTES else _parse_json(raw)
+        except MalformedBody as exc:
+            raise deps.errors.error(400, str(exc), operation_id=CREATE) from None
+        request.state.journal["body"] = summarize(body)
+        violations = deps.contract.body_violations(CREATE, body)
+        if violations:
+            raise deps.errors.error(400, "; ".join(v.message for v in violations), operation_id=CREATE)
+        fields = deps.contract.with_defaults(CREATE, body)
+        await self._check_images(fields)
+        request.state.journal["shot_type"] = _effective_shot_type(body, fields)
+        if scenario.reject_status is not None:
+            raise self._rejection(scenario)
+        task = self._new_task(fields, scenario)
+        deps.store.add(task)
+        request.state.journal["task_id"] = task.id
+        return JSONResponse(deps.presenter.created(task), status_code=202)
+
+    async def poll(self, request: Request) -> Response:
+        deps = self.deps
+        self._authorize(request, POLL)
+        task = self._find(request.path_params["task_id"], POLL)
+        request.state.journal["task_id"] = task.id
+        state = state_at(task, deps.clock.now())
+        return JSONResponse(deps.presenter.result(task, state, self._base_url(request)))
+
+    async def video(self, request: Request) -> Response:
+        task = self._find(request.path_params["task_id"], None)
+        if state_at(task, self.deps.clock.now()).phase is not Phase.SUCCEEDED:
+            raise ApiError(404, f"Task {task.id} has no video: it has not succeeded")
+        return FileResponse(video_path(), media_type="video/mp4", filename=VIDEO_NAME)
+
+    def _authorize(self, request: Request, operation_id: str) -> None:
+        header = request.headers.get("authorization")
+        problem = None
+        if header is None:
+            problem = "Missing Authorization header; send 'Authorization: Bearer <API key>'"
+        else:
+            scheme, _, token = header.strip().partition(" ")
+            token = token.strip()
+            if scheme.lower() != "bearer" or not token or " " in token:
+                problem = "Invalid Authorization header format; expected 'Bearer <API key>'"
+            elif self.deps.settings.api_keys and not any(
+                hmac.compare_digest(token.encode(), key.encode()) for key in self.deps.settings.api_keys
+            ):
+                problem = "Invalid API key"
+        if problem:
+            raise self.deps.errors.error(
+                401, problem, operation_id=operation_id, headers={"WWW-Authenticate": 'Bearer realm="mulerouter"'}
+            )
+
+    def _scenario(self, request: Request) -> Scenario:
+        text = request.headers.get(SCENARIO_HEADER)
+        if text is None:
+            return self.deps.default_scenario
+        request.state.journal["scenario"] = text[:200]
+        try:
+            return self.deps.scenarios.parse(text)
+        except ScenarioError as exc:
+            raise self.deps.errors.error(400, str(exc), operation_id=CREATE) from None
+
+    def _check_content_type(self, request: Request) -> None:
+        content_type = request.headers.get("content-type", "")
+        if content_type.split(";", 1)[0].strip().lower() != "application/json":
+            shown = content_type[:80] or "nothing"
+            raise self.deps.errors.error(
+                415, f"Content-Type must be application/json, got {shown}", operation_id=CREATE
+            )
+
+    async def _read_body(self, request: Request) -> bytes:
+        limit = self.deps.settings.max_body_bytes
+        declared = request.headers.get("content-length", "")
+        too_large = self.deps.errors.error(413, f"The request body is larger than {limit} bytes", operation_id=CREATE)
+        if declared.isdigit() and int(declared) > limit:
+            raise too_large  # refused before reading a byte of it
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise too_large
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    async def _check_images(self, fields: Mapping[str, Any]) -> None:
+        problems: list[str] = []
+        for name, rules in self.deps.image_fields.items():
+            value = fields.get(name)
+            if not isinstance(value, str):
+                continue
+            try:
+                if is_url(value):
+                    check_image(name, value, rules)
+                else:  # decoding takes milliseconds: keep the event loop free meanwhile
+                    await run_in_threadpool(check_image, name, value, rules)
+            except ImageRejected as exc:
+                problems.append(str(exc))
+        if problems:
+            raise self.deps.errors.error(400, "; ".join(problems), operation_id=CREATE)
+
+    def _rejection(self, scenario: Scenario) -> ApiError:
+        status = scenario.reject_status or 500
+        details = {
+            402: "Insufficient balance (simulated by the mock)",
+            429: f"Rate limit reached; retry after {scenario.retry_after} seconds (simulated by the mock)",
+            500: "Internal error; retry later (simulated by the mock)",
+        }
+        headers = {"Retry-After": str(scenario.retry_after)} if scenario.retry_after is not None else None
+        return self.deps.errors.error(status, details[status], operation_id=CREATE, headers=headers)
+
+    def _new_task(self, fields: Mapping[str, Any], scenario: Scenario) -> Task:
+        task_id = self._new_id()
+        bits = uuid.UUID(task_id).int
+        return plan_task(
+            task_id,
+            created_at=self.deps.clock.now(),
+            video_seconds=int(fields["duration"]),
+            prompt_extend=bool(fields["prompt_extend"]),
+            speed=self.deps.settings.speed,
+            failure=scenario.failure,
+            stall=scenario.stall,
+            jitter=(((bits >> 64) & 0xFFFF) / 0xFFFF, (bits & 0xFFFF) / 0xFFFF),
+        )
+
+    def _find(self, raw_id: str, operation_id: str | None) -> Task:
+        task = None
+        if operation_id is None or self.deps.contract.parameter_is_valid(operation_id, "task_id", raw_id):
+            try:
+                task = self.deps.store.get(str(uuid.UUID(raw_id)))
+            except ValueError:
+                task = None
+        if task is None:
+            shown = raw_id if len(raw_id) <= 64 else raw_id[:61] + "..."
+            raise self.deps.errors.error(404, f"Task {shown} does not exist", operation_id=operation_id)
+        return task
+
+    def _base_url(self, request: Request) -> str:
+        return self.deps.settings.public_url or f"{request.url.scheme}://{request.url.netloc}"
+
+
+def _id_source(seed: int | None) -> Callable[[], str]:
+    if seed is None:
+        return lambda: str(uuid.uuid4())
+    rng = random.Random(seed)
+    return lambda: str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
+class MalformedBody(ValueError):
+    """The body is not a JSON document. The message says where it goes wrong."""
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _parse_json(raw: bytes) -> Any:
+    """The body as JSON, or a 400 that says what is wrong with it."""
+    if not raw.strip():
+        raise MalformedBody("The request body is empty; send a JSON object")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise MalformedBody(f"The request body is not UTF-8 text (bad byte at offset {exc.start})") from None
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise MalformedBody(f"Malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+    except RecursionError:
+        raise MalformedBody("Malformed JSON: nested too deeply") from None
+    except ValueError as exc:  # e.g. NaN, or an integer with too many digits
+        raise MalformedBody(f"Malformed JSON: {str(exc)[:120]}") from None
+
+
+def _effective_shot_type(body: Mapping[str, Any], fields: Mapping[str, Any]) -> Any:
+    # The spec admits both spellings; shot_type wins when both are sent.
+    if "shot_type" in body or "multi_shots" not in body:
+        return fields.get("shot_type")
+    legacy = body["multi_shots"]
+    return {True: "multi", False: "single"}.get(legacy, legacy) if isinstance(legacy, bool) else legacy

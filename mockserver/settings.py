@@ -1,0 +1,115 @@
+"""The mock's settings: one frozen dataclass, read from the environment in one place."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeVar, get_args
+
+Vocabulary = str  # a key of x-task-lifecycle.vocabularies in the spec; checked against it in create_app
+ErrorPlacement = Literal["task_info", "top_level"]
+TimestampStyle = Literal["seconds", "micro"]
+
+ENV_PREFIX = "MOCK_"
+T = TypeVar("T")
+
+
+class SettingsError(ValueError):
+    """A setting has a value the mock cannot use. The message names the setting."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything that changes how the mock behaves.
+
+    Each field can be set from the environment as ``MOCK_<FIELD NAME IN CAPITALS>``; see
+    :meth:`from_env` and the README.
+
+    Args:
+        host: Interface to listen on.
+        port: TCP port to listen on.
+        speed: How many times faster than real time tasks progress (``600`` turns a two-minute
+            task into 0.2 s).
+        vocabulary: The status words tasks are reported in: ``guide`` (queued, running,
+            succeeded, failed) or ``legacy`` (pending, processing, completed, failed).
+        error_placement: Where a failed task's error object goes: inside ``task_info`` or at
+            the top level of the poll response.
+        timestamps: ``seconds`` (``2025-09-16T10:00:00Z``, as the docs show) or ``micro``
+            (``2025-09-16T10:00:00.123456+00:00``, as a captured response showed).
+        api_keys: When not empty, only these bearer tokens are accepted; otherwise any
+            well-formed bearer token is.
+        scenario: Scenario applied to every create that does not send ``X-Mock-Scenario``.
+        journal_size: How many requests the journal keeps (oldest dropped first).
+        max_tasks: How many tasks the store keeps (oldest dropped first).
+        max_body_bytes: Largest request body accepted; larger ones get 413.
+        public_url: Base URL for result video links; by default the URL the request came to.
+        seed: Makes task ids and timings repeat from run to run.
+        log_level: uvicorn's log level.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    speed: float = 1.0
+    vocabulary: Vocabulary = "guide"
+    error_placement: ErrorPlacement = "task_info"
+    timestamps: TimestampStyle = "seconds"
+    # repr=False: settings get logged, keys must not be.
+    api_keys: frozenset[str] = field(default_factory=frozenset, repr=False)
+    scenario: str | None = None
+    journal_size: int = 1000
+    max_tasks: int = 100_000
+    max_body_bytes: int = 32 * 1024 * 1024
+    public_url: str | None = None
+    seed: int | None = None
+    log_level: str = "info"
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise SettingsError(f"port must be between 0 and 65535, got {self.port}")
+        if not (math.isfinite(self.speed) and self.speed > 0):
+            raise SettingsError(f"speed must be a positive number, got {self.speed}")
+        _check_choice("error_placement", self.error_placement, ErrorPlacement)
+        _check_choice("timestamps", self.timestamps, TimestampStyle)
+        for name in ("journal_size", "max_tasks", "max_body_bytes"):
+            if getattr(self, name) < 1:
+                raise SettingsError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.public_url is not None and not self.public_url.startswith(("http://", "https://")):
+            raise SettingsError(f"public_url must be an http(s) URL, got {self.public_url!r}")
+        if any(not key or any(c.isspace() for c in key) for key in self.api_keys):
+            raise SettingsError("api_keys must be non-empty tokens without spaces")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str], **overrides: Any) -> Settings:
+        """Build settings from ``MOCK_*`` variables; ``overrides`` (e.g. CLI options) win.
+
+        Raises:
+            SettingsError: a variable cannot be parsed, or its value is out of range.
+        """
+        parsers: dict[str, Callable[[str], Any]] = {
+            "port": int,
+            "speed": float,
+            "journal_size": int,
+            "max_tasks": int,
+            "max_body_bytes": int,
+            "seed": int,
+            "api_keys": lambda raw: frozenset(k.strip() for k in raw.split(",") if k.strip()),
+        }
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            raw = environ.get(ENV_PREFIX + f.name.upper())
+            if raw is None or raw == "":
+                continue
+            try:
+                values[f.name] = parsers.get(f.name, str)(raw.strip())
+            except ValueError:
+                raise SettingsError(f"{ENV_PREFIX}{f.name.upper()}={raw!r} is not a valid {f.name}") from None
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+
+def _check_choice(name: str, value: T, choices: Any) -> None:
+    allowed = get_args(choices)
+    if value not in allowed:
+        raise SettingsError(f"{name} must be one of {', '.join(map(str, allowed))}; got {value!r}")

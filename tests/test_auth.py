@@ -1,0 +1,76 @@
+"""Both operations demand a bearer token; a missing or malformed one gets 401."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from mockserver import Settings
+from tests.conftest import AUTH, CREATE_PATH, VALID_BODY, ClientFactory, SpecCheckedClient, create_ok, poll_path
+
+BAD_HEADERS = [
+    ({}, "Missing Authorization header"),
+    ({"Authorization": ""}, "Invalid Authorization header format"),
+    ({"Authorization": "Bearer"}, "Invalid Authorization header format"),
+    ({"Authorization": "Bearer "}, "Invalid Authorization header format"),
+    ({"Authorization": "Basic dXNlcjpwYXNz"}, "Invalid Authorization header format"),
+    ({"Authorization": "Token sk-mr-abc"}, "Invalid Authorization header format"),
+    ({"Authorization": "Bearer two words"}, "Invalid Authorization header format"),
+]
+
+
+def _call(
+    client: SpecCheckedClient, operation: str, headers: dict[str, str], task_id: str
+) -> tuple[int, dict[str, str]]:
+    if operation == "create":
+        response = client.post(CREATE_PATH, json=VALID_BODY, headers=headers)
+    else:
+        response = client.get(poll_path(task_id), headers=headers)
+    detail = response.json().get("detail", "")
+    return response.status_code, {"detail": detail, "auth": response.headers.get("www-authenticate", "")}
+
+
+@pytest.mark.parametrize("operation", ["create", "poll"])
+@pytest.mark.parametrize(("headers", "detail"), BAD_HEADERS)
+def test_a_missing_or_malformed_bearer_gets_401(
+    client: SpecCheckedClient, operation: str, headers: dict[str, str], detail: str
+) -> None:
+    task_id = create_ok(client)
+    status, answer = _call(client, operation, headers, task_id)
+    assert status == 401
+    assert answer["detail"].startswith(detail)
+    assert answer["auth"].startswith("Bearer")
+
+
+@pytest.mark.parametrize("operation", ["create", "poll"])
+def test_any_well_formed_bearer_is_accepted_by_default(client: SpecCheckedClient, operation: str) -> None:
+    task_id = create_ok(client)
+    for header in ["Bearer sk-mr-0123", "bearer lower-case-scheme", "Bearer  extra-space"]:
+        status, _ = _call(client, operation, {"Authorization": header}, task_id)
+        assert status in (200, 202), header
+
+
+def test_auth_is_checked_before_the_body(client: SpecCheckedClient) -> None:
+    response = client.post(CREATE_PATH, content=b"{not json", headers={"Content-Type": "application/json"})
+    assert response.status_code == 401
+
+
+def test_auth_is_checked_before_the_task_is_looked_up(client: SpecCheckedClient) -> None:
+    assert client.get(poll_path(str(uuid.uuid4()))).status_code == 401
+
+
+@pytest.mark.parametrize("operation", ["create", "poll"])
+def test_with_api_keys_configured_only_those_keys_work(make_client: ClientFactory, operation: str) -> None:
+    client = make_client(Settings(api_keys=frozenset({"sk-mr-good", "sk-mr-other"})))
+    created = client.post(CREATE_PATH, json=VALID_BODY, headers={"Authorization": "Bearer sk-mr-good"})
+    assert created.status_code == 202
+    task_id = created.json()["task_info"]["id"]
+    status, answer = _call(client, operation, {"Authorization": "Bearer sk-mr-revoked"}, task_id)
+    assert (status, answer["detail"]) == (401, "Invalid API key")
+    status, _ = _call(client, operation, {"Authorization": "Bearer sk-mr-other"}, task_id)
+    assert status in (200, 202)
+
+
+def test_the_default_client_headers_pass(client: SpecCheckedClient) -> None:
+    assert client.post(CREATE_PATH, json=VALID_BODY, headers=AUTH).status_code == 202

@@ -1,0 +1,139 @@
+"""The image rules, with real images made at the edges: every format, 359/360/2000/2001 px, 10 MB, transparency."""
+
+from __future__ import annotations
+
+from functools import cache
+
+import pytest
+
+from contract_tests.images import data_uri, make_image, pad, raw_base64, truncate, with_png_dimensions
+from tests.conftest import VALID_BODY, SpecCheckedClient, create
+
+FORMATS = ["JPEG", "PNG", "BMP", "WEBP"]
+TEN_MB = 10 * 1024 * 1024
+FIELDS = ["image", "last_frame"]
+
+
+@cache
+def image(fmt: str, width: int, height: int) -> bytes:
+    return make_image(fmt, width, height)
+
+
+def send(client: SpecCheckedClient, field: str, value: str) -> tuple[int, str]:
+    response = create(client, {**VALID_BODY, field: value})
+    detail = response.json().get("detail", "") if response.status_code != 202 else ""
+    return response.status_code, detail
+
+
+@pytest.mark.parametrize("field", FIELDS)
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize(("width", "height"), [(360, 360), (2000, 2000), (360, 2000), (2000, 360)])
+def test_each_format_at_the_size_limits_is_accepted(
+    client: SpecCheckedClient, field: str, fmt: str, width: int, height: int
+) -> None:
+    assert send(client, field, data_uri(image(fmt, width, height), fmt)) == (202, "")
+
+
+@pytest.mark.parametrize("field", FIELDS)
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize(("width", "height"), [(359, 400), (400, 359), (2001, 400), (400, 2001)])
+def test_each_format_just_past_the_size_limits_is_rejected(
+    client: SpecCheckedClient, field: str, fmt: str, width: int, height: int
+) -> None:
+    status, detail = send(client, field, data_uri(image(fmt, width, height), fmt))
+    assert status == 400
+    assert detail == f"{field}: is {width}x{height} px; both sides must be 360 to 2000 px"
+
+
+@pytest.mark.parametrize("kind", ["alpha", "luminance-alpha", "palette", "colour-key"])
+def test_a_png_with_transparency_is_rejected(client: SpecCheckedClient, kind: str) -> None:
+    png = make_image("PNG", 400, 400, transparency=kind)  # type: ignore[arg-type]
+    assert send(client, "image", data_uri(png)) == (
+        400,
+        "image: is a PNG with transparency, which is not supported",
+    )
+
+
+def test_transparency_is_only_refused_for_png(client: SpecCheckedClient) -> None:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGBA", (400, 400), (10, 20, 30, 100)).save(buffer, "WEBP")
+    assert send(client, "image", data_uri(buffer.getvalue(), "WEBP")) == (202, "")
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "BMP"])
+def test_exactly_10_mb_is_accepted_and_one_byte_more_is_not(client: SpecCheckedClient, fmt: str) -> None:
+    base = image(fmt, 2000, 2000)
+    assert send(client, "image", data_uri(pad(base, TEN_MB, fmt), fmt)) == (202, "")
+    status, detail = send(client, "image", data_uri(pad(base, TEN_MB + 1, fmt), fmt))
+    assert (status, detail) == (400, f"image: is {TEN_MB + 1} bytes; the limit is {TEN_MB} bytes (10 MB)")
+
+
+def test_far_over_10_mb_is_refused_before_decoding(client: SpecCheckedClient) -> None:
+    status, detail = send(client, "image", "data:image/png;base64," + "A" * 20_000_000)
+    assert status == 400 and detail.startswith("image: is 15000000 bytes")
+
+
+def test_raw_base64_is_accepted_like_a_data_uri(client: SpecCheckedClient) -> None:
+    for fmt in FORMATS:
+        assert send(client, "image", raw_base64(image(fmt, 400, 400))) == (202, ""), fmt
+
+
+@pytest.mark.parametrize("fmt", ["GIF", "TIFF", "ICO", "PPM"])
+def test_other_formats_are_rejected(client: SpecCheckedClient, fmt: str) -> None:
+    data = make_image(fmt, 400, 400) if fmt != "ICO" else make_image(fmt, 64, 64)
+    status, detail = send(client, "image", data_uri(data, fmt))
+    assert (status, detail) == (400, "image: is not a JPEG, PNG, BMP or WEBP image")
+
+
+def test_the_bytes_decide_the_format_not_the_data_uri_label(client: SpecCheckedClient) -> None:
+    assert send(client, "image", data_uri(image("JPEG", 400, 400), "PNG")) == (202, "")
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_truncated_image_is_rejected(client: SpecCheckedClient, fmt: str) -> None:
+    damaged = truncate(image(fmt, 800, 600))
+    assert send(client, "image", data_uri(damaged, fmt)) == (400, "image: is a corrupt or truncated image")
+
+
+@pytest.mark.parametrize(
+    ("value", "detail"),
+    [
+        ("data:image/png;base64,!!!!", "image: is not valid Base64 (standard alphabet, with padding)"),
+        ("data:image/png;base64,iVBORw0KGgo", "image: is not valid Base64 (standard alphabet, with padding)"),
+        ("data:image/png;base64,", "image: holds no data"),
+        ("aGVsbG8gd29ybGQ=", "image: is not a JPEG, PNG, BMP or WEBP image"),
+        ("hello world", "image: is not valid Base64 (standard alphabet, with padding)"),
+        ("data:text/plain;base64,aGVsbG8=", "image: must be a data URI of the form data:image/<type>;base64,<data>"),
+    ],
+)
+def test_bad_base64_data(client: SpecCheckedClient, value: str, detail: str) -> None:
+    status, got = send(client, "image", value)
+    assert status == 400
+    assert got.startswith(detail) or detail in got, got
+
+
+def test_absurd_dimensions_and_decompression_bombs(client: SpecCheckedClient) -> None:
+    small = image("PNG", 400, 400)
+    status, detail = send(client, "image", data_uri(with_png_dimensions(small, 5000, 5000)))
+    assert (status, detail) == (400, "image: is 5000x5000 px; both sides must be 360 to 2000 px")
+    status, detail = send(client, "image", data_uri(with_png_dimensions(small, 100_000, 100_000)))
+    assert (status, detail) == (400, "image: is far larger than 2000 px")
+
+
+def test_a_url_is_accepted_as_given(client: SpecCheckedClient) -> None:
+    for url in ["https://example.com/does-not-exist.gif", "http://127.0.0.1:1/x", "HTTPS://EXAMPLE.COM/A.JPG"]:
+        assert send(client, "image", url) == (202, ""), url
+
+
+def test_both_images_are_checked_and_both_problems_reported(client: SpecCheckedClient) -> None:
+    bad = data_uri(image("PNG", 359, 400))
+    response = create(client, {**VALID_BODY, "image": bad, "last_frame": bad})
+    assert response.status_code == 400
+    assert response.json()["detail"] == (
+        "image: is 359x400 px; both sides must be 360 to 2000 px; "
+        "last_frame: is 359x400 px; both sides must be 360 to 2000 px"
+    )

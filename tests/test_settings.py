@@ -1,0 +1,72 @@
+"""Settings come from MOCK_* variables in one place, and bad values fail loudly."""
+
+from __future__ import annotations
+
+import pytest
+
+import mockserver
+from mockserver import Settings, create_app
+from mockserver.cli import main
+from mockserver.settings import SettingsError
+
+
+def test_the_public_surface_is_small() -> None:
+    assert mockserver.__all__ == ["Settings", "create_app"]
+
+
+def test_settings_from_the_environment() -> None:
+    settings = Settings.from_env(
+        {
+            "MOCK_PORT": "9001",
+            "MOCK_SPEED": "600",
+            "MOCK_VOCABULARY": "legacy",
+            "MOCK_ERROR_PLACEMENT": "top_level",
+            "MOCK_TIMESTAMPS": "micro",
+            "MOCK_API_KEYS": "sk-a, sk-b,",
+            "MOCK_SCENARIO": "fail=3001",
+            "MOCK_SEED": "4",
+            "MOCK_JOURNAL_SIZE": "10",
+            "UNRELATED": "x",
+        }
+    )
+    assert (settings.port, settings.speed, settings.vocabulary) == (9001, 600.0, "legacy")
+    assert settings.api_keys == frozenset({"sk-a", "sk-b"})
+    assert (settings.error_placement, settings.timestamps, settings.seed) == ("top_level", "micro", 4)
+    assert Settings.from_env({"MOCK_PORT": "9001"}, port=9002).port == 9002  # options win
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"MOCK_PORT": "eighty"}, "MOCK_PORT='eighty' is not a valid port"),
+        ({"MOCK_PORT": "70000"}, "port must be between 0 and 65535"),
+        ({"MOCK_SPEED": "0"}, "speed must be a positive number"),
+        ({"MOCK_SPEED": "nan"}, "speed must be a positive number"),
+        ({"MOCK_SPEED": "fast"}, "is not a valid speed"),
+        ({"MOCK_ERROR_PLACEMENT": "nowhere"}, "error_placement must be one of task_info, top_level"),
+        ({"MOCK_TIMESTAMPS": "nanos"}, "timestamps must be one of seconds, micro"),
+        ({"MOCK_JOURNAL_SIZE": "0"}, "journal_size must be at least 1"),
+        ({"MOCK_PUBLIC_URL": "ftp://x"}, "public_url must be an http(s) URL"),
+    ],
+)
+def test_bad_values_fail_loudly(environ: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        Settings.from_env(environ)
+
+
+def test_an_unknown_vocabulary_is_refused_against_the_spec() -> None:
+    with pytest.raises(SettingsError, match="vocabulary must be one of guide, legacy"):
+        create_app(Settings(vocabulary="shouty"))
+
+
+def test_api_keys_never_show_in_the_settings_repr() -> None:
+    assert "sk-secret" not in repr(Settings(api_keys=frozenset({"sk-secret"})))
+
+
+def test_the_cli_exits_2_on_a_bad_setting(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("MOCK_SPEED", "-3")
+    assert main([]) == 2
+    assert "speed must be a positive number" in capsys.readouterr().err
+    monkeypatch.delenv("MOCK_SPEED")
+    assert main(["--scenario", "fail=12"]) == 2
+    assert "not a documented task error code" in capsys.readouterr().err

@@ -1,0 +1,105 @@
+"""Over a real socket, as a user runs it: `spark-mock` (what `make mock` starts), then create -> poll -> download."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from contract_tests.images import data_uri, make_image
+from mockserver.resources import video_path
+
+pytestmark = pytest.mark.socket
+CREATE_PATH = "/vendors/mulerouter/v1/wan2.6-i2v-spark/generation"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    """The console script that `make mock` runs, started the way `make mock SPEED=600` starts it."""
+    port = free_port()
+    script = Path(sys.executable).parent / "spark-mock"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MOCK_")}
+    process = subprocess.Popen(
+        [str(script), "--host", "127.0.0.1", "--port", str(port), "--speed", "600"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/__mock/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.05)
+        else:
+            raise AssertionError("the mock did not start")
+        yield base
+    finally:
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=15)
+        assert process.returncode == 0, output.decode(errors="replace")[-2000:]
+
+
+def test_a_whole_cycle_over_http(server: str) -> None:
+    auth = {"Authorization": "Bearer sk-mr-socket-test"}
+    body = {"prompt": "A black cat looks up at the sky", "image": data_uri(make_image("JPEG", 640, 480), "JPEG")}
+    with httpx.Client(base_url=server, timeout=10) as client:
+        created = client.post(CREATE_PATH, json=body, headers=auth)
+        assert created.status_code == 202, created.text
+        assert created.headers["traceparent"].startswith("00-")
+        task_id = created.json()["task_info"]["id"]
+
+        statuses: list[str] = []
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            polled = client.get(f"{CREATE_PATH}/{task_id}", headers=auth)
+            assert polled.status_code == 200
+            status = polled.json()["task_info"]["status"]
+            if not statuses or statuses[-1] != status:
+                statuses.append(status)
+            if status == "succeeded":
+                break
+            time.sleep(0.02)
+        assert statuses[-1] == "succeeded" and statuses[0] in ("queued", "running")
+
+        video_url = polled.json()["videos"][0]
+        assert video_url.startswith(server + "/")
+        video = client.get(video_url)
+        assert video.status_code == 200 and video.headers["content-type"] == "video/mp4"
+        assert video.content == video_path().read_bytes()
+
+
+def test_bad_input_over_http_gets_4xx_not_a_crash(server: str) -> None:
+    with httpx.Client(base_url=server, timeout=10) as client:
+        auth = {"Authorization": "Bearer k"}
+        assert (
+            client.post(
+                CREATE_PATH, content=b"\xff\xfe{", headers={**auth, "Content-Type": "application/json"}
+            ).status_code
+            == 400
+        )
+        assert (
+            client.post(
+                CREATE_PATH, json={"prompt": "x" * 2001, "image": "https://x.y/z.png"}, headers=auth
+            ).status_code
+            == 400
+        )
+        assert client.post(CREATE_PATH, json={}).status_code == 401
+        assert client.get("/__mock/health").json()["status"] == "ok"
