@@ -14,9 +14,9 @@ from starlette.types import ASGIApp
 
 from mockserver.admin import AdminApi
 from mockserver.clock import Clock, SystemClock
-from mockserver.contract import Contract
+from mockserver.contract import Contract, FormatCheck
 from mockserver.errors import ApiError, ErrorCatalog
-from mockserver.image_rules import ImageRules
+from mockserver.image_rules import ImageRejected, ImageRules, is_valid_image
 from mockserver.journal import Journal
 from mockserver.middleware import TraceJournalMiddleware
 from mockserver.payloads import Presenter
@@ -69,7 +69,7 @@ def create_app(
     settings = settings or Settings()
     spec = spec or ApiSpec.load()
     clock = clock or SystemClock()
-    contract = Contract(spec)
+    contract = Contract(spec, _spec_formats(spec))
     errors = ErrorCatalog(spec)
     journal = Journal(settings.journal_size)
     store = store if store is not None else MemoryStore(settings.max_tasks)
@@ -88,10 +88,6 @@ def create_app(
     undocumented = [s for s in REJECT_STATUSES if not errors.is_documented(CREATE, s)]
     if undocumented:
         raise SpecError(f"{CREATE} must document {undocumented}, which scenarios can make it answer")
-    image_fields = {
-        name: ImageRules.from_spec(rules) for name, rules in spec.fields_with_extension(CREATE, "x-image-rules").items()
-    }
-
     api = GenerationApi(
         Dependencies(
             settings=settings,
@@ -103,7 +99,6 @@ def create_app(
             presenter=presenter,
             scenarios=scenarios,
             default_scenario=default_scenario,
-            image_fields=image_fields,
         )
     )
     admin = AdminApi(
@@ -132,6 +127,20 @@ def create_app(
     return app
 
 
+def _spec_formats(spec: ApiSpec) -> dict[str, FormatCheck]:
+    """The spec's own formats: each schema with ``x-image-rules`` names, in ``format``, what it checks."""
+    formats: dict[str, FormatCheck] = {}
+    for name, schema in spec.schemas_with_extension("x-image-rules").items():
+        if "format" not in schema:
+            raise SpecError(f"schema {name} has x-image-rules but no format to check them under")
+        formats[schema["format"]] = FormatCheck(
+            is_valid_image(ImageRules.from_spec(schema["x-image-rules"])), ImageRejected
+        )
+    if not formats:
+        raise SpecError("no schema of the spec carries x-image-rules")
+    return formats
+
+
 async def _api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
     return exc.response()
@@ -143,7 +152,9 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     if exc.status_code == 404:
         detail = f"No route for {request.method} {request.url.path[:200]}"
     elif exc.status_code == 405:
-        allowed = headers.get("Allow", "")
+        # Starlette keeps a route's methods in a set: sort them, so the header is the same every run.
+        allowed = ", ".join(sorted(m.strip() for m in headers.get("Allow", "").split(",") if m.strip()))
+        headers["Allow"] = allowed
         detail = f"Method {request.method} is not allowed here; allowed methods are {allowed}"
     else:
         detail = exc.detail or HTTPStatus(exc.status_code).phrase

@@ -1,7 +1,9 @@
 """The image rules that JSON Schema cannot express, checked by decoding the image.
 
-This is the one place where the mock checks more than the schema. The limits themselves are not
-written here: they are read from ``x-image-rules`` in the spec (:meth:`ImageRules.from_spec`).
+This is the one place where the mock checks more than JSON Schema can say. It implements the
+spec's ``image-url-or-base64`` format, which the contract adapter registers with openapi-core, so
+that images are validated in the same pass as every other rule. The limits are not written here:
+they are read from ``x-image-rules`` in the spec (:meth:`ImageRules.from_spec`).
 
 An http(s) URL is accepted as given (the mock never fetches anything). Base64 data, as a data URI
 or raw, is decoded and opened with Pillow, which reads only the header to learn the format, the
@@ -13,9 +15,10 @@ the JPEG end-of-image marker after the scan data, the WEBP RIFF length, the BMP 
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import pybase64
 from PIL import Image, ImageFile, UnidentifiedImageError
@@ -25,11 +28,10 @@ _PILLOW_ALIASES = {"MPO": "JPEG"}  # Pillow calls multi-picture JPEGs (from many
 
 
 class ImageRejected(ValueError):
-    """An image breaks a rule. ``rule`` names it; the message names the field and the rule."""
+    """An image breaks a rule. ``rule`` names it; the message says how (the caller adds the field)."""
 
-    def __init__(self, field: str, rule: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
+    def __init__(self, rule: str, message: str) -> None:
+        super().__init__(message)
         self.rule = rule
 
 
@@ -72,77 +74,103 @@ def is_url(value: str) -> bool:
     return value[:8].lower().startswith(URL_PREFIXES)
 
 
-def check_image(field: str, value: str, rules: ImageRules) -> ImageInfo | None:
-    """Check one image field. Returns ``None`` for a URL, what was read for Base64 data.
+def check_image(value: Any, rules: ImageRules) -> ImageInfo | None:
+    """Check one image value. Returns ``None`` for a URL, what was read for Base64 data.
 
     Raises:
         ImageRejected: the value breaks one of the rules; the message says which.
     """
+    if not isinstance(value, str):
+        return None  # not this check's business: the schema's type keyword reports it
     if is_url(value):
+        _check_url(value)
         return None
-    payload = _base64_payload(field, value)
-    _check_encoded_size(field, payload, rules)
+    payload = _base64_payload(value)
+    _check_encoded_size(payload, rules)
     try:
         data = pybase64.b64decode(payload, validate=True)
     except ValueError:  # binascii.Error is a ValueError; so is non-ASCII text
-        raise ImageRejected(field, "base64", "is not valid Base64 (standard alphabet, with padding)") from None
+        raise ImageRejected("base64", _BAD_DATA_URI if value.startswith("data:") else _NOT_BASE64) from None
     if not data:
-        raise ImageRejected(field, "base64", "holds no data")
+        raise ImageRejected("base64", "holds no data")
     if len(data) > rules.max_bytes:
-        raise ImageRejected(field, "max-bytes", _too_big(len(data), rules))
-    return _check_decoded(field, data, rules)
+        raise ImageRejected("max-bytes", _too_big(len(data), rules))
+    return _check_decoded(data, rules)
 
 
-def _base64_payload(field: str, value: str) -> str:
+def is_valid_image(rules: ImageRules) -> Callable[[object], bool]:
+    """The format check for a JSON Schema validator: ``True``, or :class:`ImageRejected` with the reason."""
+
+    def check(value: object) -> bool:
+        check_image(value, rules)
+        return True
+
+    return check
+
+
+_NOT_BASE64 = "is not an http(s) URL, a data URI or valid raw Base64 (standard alphabet, with padding)"
+_BAD_DATA_URI = "holds data that is not valid Base64 (standard alphabet, with padding)"
+
+
+def _check_url(value: str) -> None:
+    try:
+        parts = urlsplit(value)
+        valid = bool(parts.hostname) and not any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in value)
+    except ValueError:
+        valid = False
+    if not valid:
+        raise ImageRejected("url", "must be an http(s) URL with a host, without spaces or control characters")
+
+
+def _base64_payload(value: str) -> str:
     if not value.startswith("data:"):
         return value
     header, comma, payload = value.partition(",")
     if not comma or not header.lower().endswith(";base64") or not header[5:].lower().startswith("image/"):
-        raise ImageRejected(field, "data-uri", "must be a data URI of the form data:image/<type>;base64,<data>")
+        raise ImageRejected("data-uri", "must be a data URI of the form data:image/<type>;base64,<data>")
     return payload
 
 
-def _check_encoded_size(field: str, payload: str, rules: ImageRules) -> None:
+def _check_encoded_size(payload: str, rules: ImageRules) -> None:
     # Refuse an oversized image before decoding it: every 4 Base64 characters carry 3 bytes.
     decoded = len(payload) * 3 // 4 - payload[-2:].count("=")
     if decoded > rules.max_bytes:
-        raise ImageRejected(field, "max-bytes", _too_big(decoded, rules))
+        raise ImageRejected("max-bytes", _too_big(decoded, rules))
 
 
 def _too_big(size: int, rules: ImageRules) -> str:
     return f"is {size} bytes; the limit is {rules.max_bytes} bytes ({rules.max_bytes / 2**20:g} MB)"
 
 
-def _check_decoded(field: str, data: bytes, rules: ImageRules) -> ImageInfo:
+def _check_decoded(data: bytes, rules: ImageRules) -> ImageInfo:
     try:
         with Image.open(io.BytesIO(data), formats=list(rules.formats)) as image:
             kind = _PILLOW_ALIASES.get(image.format or "", image.format or "")
             width, height = image.size
-            _check_format(field, kind, rules)
-            _check_sides(field, width, height, rules)
+            _check_format(kind, rules)
+            _check_sides(width, height, rules)
             if kind == "PNG" and not rules.png_transparency and image.has_transparency_data:
-                raise ImageRejected(field, "png-transparency", "is a PNG with transparency, which is not supported")
+                raise ImageRejected("png-transparency", "is a PNG with transparency, which is not supported")
             _check_complete(image, kind, data)
     except ImageRejected:
         raise
     except UnidentifiedImageError:
-        raise ImageRejected(field, "formats", f"is not a {rules.format_names} image") from None
+        raise ImageRejected("formats", f"is not a {rules.format_names} image") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageRejected(field, "max-side", f"is far larger than {rules.max_side} px") from None
+        raise ImageRejected("max-side", f"is far larger than {rules.max_side} px") from None
     except Exception:  # Pillow raises many types on hostile input; each one means a bad image
-        raise ImageRejected(field, "integrity", "is a corrupt or truncated image") from None
+        raise ImageRejected("integrity", "is a corrupt or truncated image") from None
     return ImageInfo(kind, width, height, len(data))
 
 
-def _check_format(field: str, kind: str, rules: ImageRules) -> None:
+def _check_format(kind: str, rules: ImageRules) -> None:
     if kind not in rules.formats:
-        raise ImageRejected(field, "formats", f"is {kind}, which is not supported ({rules.format_names})")
+        raise ImageRejected("formats", f"is {kind}, which is not supported ({rules.format_names})")
 
 
-def _check_sides(field: str, width: int, height: int, rules: ImageRules) -> None:
+def _check_sides(width: int, height: int, rules: ImageRules) -> None:
     if not (rules.min_side <= width <= rules.max_side and rules.min_side <= height <= rules.max_side):
         raise ImageRejected(
-            field,
             "min-side" if min(width, height) < rules.min_side else "max-side",
             f"is {width}x{height} px; both sides must be {rules.min_side} to {rules.max_side} px",
         )

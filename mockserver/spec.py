@@ -125,6 +125,11 @@ class ApiSpec:
                 found[name] = value
         return found
 
+    def schemas_with_extension(self, extension: str) -> dict[str, Mapping[str, Any]]:
+        """Component schemas that carry ``extension``, by name."""
+        schemas = self.document.get("components", {}).get("schemas", {})
+        return {name: schema for name, schema in schemas.items() if extension in schema}
+
     def response_error_code(self, operation_id: str, status: int) -> int:
         """``x-error-code`` of a documented error response: the ``error_code`` its body carries."""
         responses = self.operation(operation_id).node.get("responses", {})

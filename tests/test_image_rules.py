@@ -102,12 +102,16 @@ def test_a_truncated_image_is_rejected(client: SpecCheckedClient, fmt: str) -> N
 @pytest.mark.parametrize(
     ("value", "detail"),
     [
-        ("data:image/png;base64,!!!!", "image: is not valid Base64 (standard alphabet, with padding)"),
-        ("data:image/png;base64,iVBORw0KGgo", "image: is not valid Base64 (standard alphabet, with padding)"),
+        ("data:image/png;base64,!!!!", "image: holds data that is not valid Base64 (standard alphabet, with padding)"),
+        ("data:image/png;base64,iVBORw0KGgo", "image: holds data that is not valid Base64"),
         ("data:image/png;base64,", "image: holds no data"),
         ("aGVsbG8gd29ybGQ=", "image: is not a JPEG, PNG, BMP or WEBP image"),
-        ("hello world", "image: is not valid Base64 (standard alphabet, with padding)"),
+        ("hello world", "image: is not an http(s) URL, a data URI or valid raw Base64"),
+        ("ftp://example.com/a.jpg", "image: is not an http(s) URL, a data URI or valid raw Base64"),
         ("data:text/plain;base64,aGVsbG8=", "image: must be a data URI of the form data:image/<type>;base64,<data>"),
+        ("https://", "image: must be an http(s) URL with a host"),
+        ("https://exa mple.com/a.png", "image: must be an http(s) URL with a host, without spaces"),
+        ("", "image: must be at least 1 characters (got 0)"),
     ],
 )
 def test_bad_base64_data(client: SpecCheckedClient, value: str, detail: str) -> None:

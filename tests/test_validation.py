@@ -106,7 +106,7 @@ def test_audio_and_audio_url(client: SpecCheckedClient) -> None:
 def test_prompt_extend_and_last_frame(client: SpecCheckedClient) -> None:
     assert_accepted(client, body(prompt_extend=False, last_frame="https://example.com/end.jpg"))
     assert_rejected(client, body(prompt_extend="true"), "prompt_extend", "must be boolean")
-    assert_rejected(client, body(last_frame="ftp://example.com/end.jpg"), "last_frame", "public http(s) URL")
+    assert_rejected(client, body(last_frame="ftp://example.com/end.jpg"), "last_frame: is not an http(s) URL")
 
 
 @pytest.mark.parametrize(
