@@ -1,0 +1,3 @@
+from contract_tests.cli import main
+
+raise SystemExit(main())

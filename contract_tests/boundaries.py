@@ -1,0 +1,182 @@
+"""The edges of every constraint of the create body, derived from the spec.
+
+Nothing here knows that a prompt is limited to 2000 characters: it reads ``maxLength: 2000`` from
+the spec and makes the two edges, 2000 (accepted) and 2001 (rejected). Change the spec and the
+edges follow.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from hypothesis import strategies as st
+
+from contract_tests.strategies import texts, urls
+from contract_tests.target import CREATE_OPERATION
+from mockserver.spec import ApiSpec
+
+_JSON_VALUES: dict[str, st.SearchStrategy[Any]] = {
+    "string": st.text(max_size=20),
+    "integer": st.integers(-(2**40), 2**40),
+    "number": st.floats(allow_nan=False, allow_infinity=False).filter(lambda f: not f.is_integer()),
+    "boolean": st.booleans(),
+    "null": st.none(),
+    "array": st.lists(st.integers(), max_size=3),
+    "object": st.dictionaries(st.text(max_size=5), st.integers(), max_size=3),
+}
+NOT_URIS = ["not a uri", "://no-scheme.example/a.mp3", "http://exa mple.com/a b.mp3", "https://example.com/%zz"]
+
+
+@dataclass(frozen=True)
+class Edge:
+    """One side of one constraint of one field.
+
+    Attributes:
+        field: The body field.
+        rule: The JSON Schema keyword it tests (``maxLength``, ``minimum``, ``enum``, ``type``, ``required``...).
+        label: What the example is, in words.
+        valid: Whether the contract says the target must accept it.
+        values: Values for the field; ``None`` means the field is left out.
+    """
+
+    field: str
+    rule: str
+    label: str
+    valid: bool
+    values: st.SearchStrategy[Any] | None = dataclasses.field(default=None, compare=False)
+
+    @property
+    def id(self) -> str:
+        return re.sub(r"[^A-Za-z0-9_.=<>\[\],-]+", "-", self.label).strip("-")
+
+
+def base_body(spec: ApiSpec) -> dict[str, Any]:
+    """The smallest valid body among the spec's request examples: every edge changes one field of it."""
+    node = spec.operation(CREATE_OPERATION).node["requestBody"]["content"]["application/json"]
+    examples: list[dict[str, Any]] = [dict(e["value"]) for e in node.get("examples", {}).values()]
+    if not examples:
+        raise ValueError("the create operation has no request example to start from")
+    return min(examples, key=len)
+
+
+def edges(spec: ApiSpec) -> list[Edge]:
+    """Every edge of every constraint the request schema states, valid and invalid."""
+    schema = spec.request_schema(CREATE_OPERATION)
+    found: list[Edge] = []
+    for name in schema.get("required", []):
+        found.append(Edge(name, "required", f"{name} left out (required)", False, None))
+    for name, raw in schema.get("properties", {}).items():
+        found += _field_edges(name, _flatten(spec, raw))
+    return found
+
+
+def _flatten(spec: ApiSpec, raw: Any) -> dict[str, Any]:
+    """A property's schema with ``$ref`` followed and ``allOf`` merged (this spec uses both plainly)."""
+    schema = dict(spec.resolve(raw))
+    for part in schema.pop("allOf", []):
+        schema = {**_flatten(spec, part), **schema}
+    return schema
+
+
+def _field_edges(name: str, schema: Mapping[str, Any]) -> list[Edge]:
+    types = schema.get("type", [])
+    types = [types] if isinstance(types, str) else list(types)
+    found: list[Edge] = []
+    custom_format = "format" in schema and schema["format"] not in ("uri", "uuid", "date-time")
+
+    if "enum" in schema:
+        members = list(schema["enum"])
+        found += [Edge(name, "enum", f"{name} = {_show(m)} (enum)", True, st.just(m)) for m in members]
+        found.append(Edge(name, "enum", f"{name} outside the enum", False, _outside(members, types)))
+    elif "boolean" in types:
+        found += [Edge(name, "type", f"{name} = {_show(b)}", True, st.just(b)) for b in (True, False)]
+
+    if "maxLength" in schema and not custom_format:
+        limit = int(schema["maxLength"])
+        found += [
+            Edge(name, "maxLength", f"{name} of {limit} characters (maxLength)", True, texts(limit)),
+            Edge(
+                name,
+                "maxLength",
+                f"{name} of {limit} multi-byte characters (maxLength)",
+                True,
+                texts(limit, multibyte_only=True),
+            ),
+            Edge(name, "maxLength", f"{name} of {limit + 1} characters (maxLength {limit})", False, texts(limit + 1)),
+            Edge(
+                name,
+                "maxLength",
+                f"{name} of {limit + 1} multi-byte characters (maxLength {limit})",
+                False,
+                texts(limit + 1, multibyte_only=True),
+            ),
+        ]
+    if int(schema.get("minLength", 0)) > 0:
+        limit = int(schema["minLength"])
+        if not custom_format:
+            found.append(Edge(name, "minLength", f"{name} of {limit} characters (minLength)", True, texts(limit)))
+        found.append(
+            Edge(name, "minLength", f"{name} of {limit - 1} characters (minLength {limit})", False, texts(limit - 1))
+        )
+
+    if "integer" in types and "enum" not in schema:
+        low, high = schema.get("minimum"), schema.get("maximum")
+        if low is not None:
+            found += [
+                Edge(name, "minimum", f"{name} = {low} (minimum)", True, st.just(low)),
+                Edge(name, "minimum", f"{name} = {low - 1} (minimum {low})", False, st.just(low - 1)),
+                Edge(name, "minimum", f"{name} below {low}", False, st.integers(max_value=low - 1)),
+            ]
+        if high is not None:
+            found += [
+                Edge(name, "maximum", f"{name} = {high} (maximum)", True, st.just(high)),
+                Edge(name, "maximum", f"{name} = {high + 1} (maximum {high})", False, st.just(high + 1)),
+                Edge(name, "maximum", f"{name} above {high}", False, st.integers(min_value=high + 1)),
+            ]
+        if low is not None and high is not None:
+            found.append(Edge(name, "minimum", f"{name} within [{low}, {high}]", True, st.integers(low, high)))
+
+    if schema.get("format") == "uri":
+        found.append(Edge(name, "format", f"{name} a URL (format uri)", True, urls("mp3")))
+        found.append(Edge(name, "format", f"{name} not a URI (format uri)", False, st.sampled_from(NOT_URIS)))
+
+    if "null" in types and "enum" not in schema:
+        found.append(Edge(name, "type", f"{name} = null", True, st.just(None)))
+    wrong = [t for t in _JSON_VALUES if t not in types and not (t == "integer" and "number" in types)]
+    if wrong:
+        found.append(
+            Edge(
+                name,
+                "type",
+                f"{name} of a wrong JSON type ({', '.join(wrong)})",
+                False,
+                st.one_of(*(_JSON_VALUES[t] for t in wrong)),
+            )
+        )
+    return found
+
+
+def _outside(members: list[Any], types: list[str]) -> st.SearchStrategy[Any]:
+    """Values of the field's own types that the enum does not list, starting with near misses."""
+    near: list[Any] = []
+    for member in members:
+        if isinstance(member, str):
+            near += [member.lower(), member.upper(), member + " ", ""]
+        elif isinstance(member, int) and not isinstance(member, bool):
+            near += [member - 1, member + 1]
+    candidates = [st.sampled_from(near)] if near else []
+    candidates += [_JSON_VALUES[t] for t in types if t in ("string", "integer")]
+    return st.one_of(*candidates).filter(lambda v: not any(_same(v, m) for m in members))
+
+
+def _same(value: Any, member: Any) -> bool:
+    # JSON Schema tells true from 1, which Python's == does not.
+    return type(value) is type(member) and value == member
+
+
+def _show(value: Any) -> str:
+    return "null" if value is None else str(value).lower() if isinstance(value, bool) else str(value)

@@ -1,0 +1,47 @@
+"""The task budget: a run never has more than ``MAX_TASKS`` tasks accepted by the target.
+
+Every create the run sends asks the budget first. Any create may be accepted, even one the
+contract says must be rejected, so the budget refuses to send a create once the accepted count
+has reached the cap: the count can never pass it.
+"""
+
+from __future__ import annotations
+
+import threading
+
+
+class BudgetExhausted(Exception):
+    """The run has as many accepted tasks as it may have; it sends no more creates."""
+
+
+class TaskBudget:
+    """Counts accepted creates against an optional cap."""
+
+    def __init__(self, max_tasks: int | None) -> None:
+        self.max_tasks = max_tasks
+        self.accepted = 0
+        self.unexpectedly_accepted = 0
+        self.refused = 0
+        self._lock = threading.Lock()
+
+    def before_create(self) -> None:
+        """Raise :class:`BudgetExhausted` if one more accepted task could pass the cap."""
+        with self._lock:
+            if self.max_tasks is not None and self.accepted >= self.max_tasks:
+                self.refused += 1
+                raise BudgetExhausted(
+                    f"MAX_TASKS={self.max_tasks} reached: the run sends no more creates "
+                    f"({self.accepted} tasks accepted so far)"
+                )
+
+    def after_create(self, status: int, *, meant_to_be_rejected: bool = False) -> None:
+        """Count the answer to a create: any 2xx means the target accepted (and may bill) a task."""
+        if 200 <= status < 300:
+            with self._lock:
+                self.accepted += 1
+                if meant_to_be_rejected:
+                    self.unexpectedly_accepted += 1
+
+    @property
+    def exhausted(self) -> bool:
+        return self.refused > 0

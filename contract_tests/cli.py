@@ -1,0 +1,52 @@
+"""``spark-contract``: check a target against the wan2.6-i2v-spark contract.
+
+The key comes only from the ``API_KEY`` environment variable, never from an option.
+Exit codes: 0 the target honours the contract; 1 violations (or tests that could not reach a
+verdict); 2 a usage or configuration error; 3 no violation found, but the task budget stopped the
+run before it was complete.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from contract_tests.config import PROFILES, ConfigError, RunConfig
+from contract_tests.report import EXIT_USAGE
+from contract_tests.runner import run, selected
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="spark-contract",
+        description="Run the wan2.6-i2v-spark contract suites against the bundled mock or any URL. "
+        "Settings also come from BASE_URL, MAX_TASKS, TASK_TIMEOUT, POLL_INTERVAL, PROFILE and "
+        "REPORT_DIR; the key only from API_KEY.",
+    )
+    parser.add_argument("--base-url", help="the target (default: start the bundled mock for the run)")
+    parser.add_argument("--profile", choices=sorted(PROFILES), help="how many examples (default: default)")
+    parser.add_argument("--max-tasks", type=int, help="most tasks the run may have accepted")
+    parser.add_argument("--task-timeout", type=float, help="seconds one task may take to finish")
+    parser.add_argument("--poll-interval", type=float, help="seconds between polls of a task")
+    parser.add_argument("--report-dir", help="where the reports go (default reports/contract)")
+    parser.add_argument("-k", dest="select", default="", help="only the tests matching this pytest -k expression")
+    args = parser.parse_args(argv)
+    try:
+        config = RunConfig.from_env(
+            os.environ,
+            base_url=args.base_url,
+            profile=args.profile,
+            max_tasks=args.max_tasks,
+            task_timeout=args.task_timeout,
+            poll_interval=args.poll_interval,
+            report_dir=args.report_dir,
+        )
+    except ConfigError as exc:
+        sys.stderr.write(f"spark-contract: {exc}\n")
+        return EXIT_USAGE
+    cap = "no cap" if config.max_tasks is None else f"at most {config.max_tasks} accepted tasks"
+    sys.stdout.write(f"spark-contract: {config.target_name}, profile {config.profile.name}, {cap}\n")
+    code, _ = run(config, selected(args.select))
+    return code

@@ -1,0 +1,156 @@
+"""How a contract run is configured: one frozen dataclass, read from the environment in one place.
+
+The interface is the one the README documents: ``BASE_URL``, ``API_KEY``, ``MAX_TASKS``,
+``TASK_TIMEOUT``, ``PROFILE``, ``POLL_INTERVAL`` and ``REPORT_DIR``. The key is only ever read from
+the environment, never from an argument, so it stays out of shell history and process lists.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A setting of the run cannot be used. The message names it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """How hard a run tries: examples per property, and how many tasks it follows to the end.
+
+    Attributes:
+        name: ``smoke``, ``default`` or ``full``.
+        valid_examples: Hypothesis examples for each edge that must be accepted (each one is a task).
+        invalid_examples: Hypothesis examples for each edge that must be rejected.
+        schemathesis_examples: Examples per operation in each Schemathesis phase.
+        stateful_examples: Schemathesis create -> poll scenarios.
+        lifecycle_tasks: Tasks followed from create to their end.
+        derandomize: Run the same examples every time (CI wants that; ``full`` explores).
+    """
+
+    name: str
+    valid_examples: int
+    invalid_examples: int
+    schemathesis_examples: int
+    stateful_examples: int
+    lifecycle_tasks: int
+    derandomize: bool
+
+
+PROFILES = {
+    "smoke": Profile("smoke", 1, 3, 5, 3, 2, True),
+    "default": Profile("default", 2, 12, 40, 15, 4, True),
+    "full": Profile("full", 10, 100, 300, 100, 12, False),
+}
+
+# A run against something other than the bundled mock may be paying per task: unless MAX_TASKS
+# says otherwise, it stops creating after this many accepted tasks.
+DEFAULT_EXTERNAL_MAX_TASKS = 150
+
+
+@dataclass(frozen=True, slots=True)
+class RunConfig:
+    """Everything a contract run needs to know.
+
+    Attributes:
+        base_url: The target; ``None`` runs against the bundled mock, started for the run.
+        api_key: The bearer token for the target (never printed).
+        max_tasks: How many tasks the run may have accepted, ``None`` for no cap.
+        task_timeout: Seconds one task may take to finish before it counts as never finishing.
+        poll_interval: Seconds between two polls of a task.
+        profile: How many examples to run.
+        report_dir: Where the JUnit XML, Markdown and JSON reports go.
+        request_timeout: Seconds one HTTP request may take.
+    """
+
+    base_url: str | None
+    api_key: str = field(repr=False)
+    max_tasks: int | None
+    task_timeout: float = 900.0
+    poll_interval: float = 1.0
+    profile: Profile = PROFILES["default"]
+    report_dir: Path = Path("reports/contract")
+    request_timeout: float = 60.0
+    bundled: bool = False
+
+    @property
+    def target_name(self) -> str:
+        if self.base_url is None:
+            return "the bundled mock"
+        return f"the bundled mock at {self.base_url}" if self.bundled else self.base_url
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str], **overrides: Any) -> RunConfig:
+        """Read the run's settings; ``overrides`` (command-line options) win over the environment.
+
+        Raises:
+            ConfigError: a value cannot be parsed or is out of range.
+        """
+        values: dict[str, Any] = {
+            "base_url": environ.get("BASE_URL") or None,
+            "max_tasks": environ.get("MAX_TASKS") or None,
+            "task_timeout": environ.get("TASK_TIMEOUT") or None,
+            "poll_interval": environ.get("POLL_INTERVAL") or None,
+            "profile": environ.get("PROFILE") or None,
+            "report_dir": environ.get("REPORT_DIR") or None,
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        base_url = values["base_url"]
+        if base_url is not None:
+            base_url = str(base_url).rstrip("/")
+            if not base_url.startswith(("http://", "https://")):
+                raise ConfigError(f"BASE_URL must be an http(s) URL, got {base_url!r}")
+        api_key = environ.get("API_KEY", "")
+        if base_url is not None and not api_key.strip():
+            raise ConfigError("API_KEY is not set: the target needs a bearer token (set it in the environment)")
+        profile_name = str(values["profile"] or "default")
+        if profile_name not in PROFILES:
+            raise ConfigError(f"PROFILE must be one of {', '.join(PROFILES)}, got {profile_name!r}")
+        default_cap = None if base_url is None else DEFAULT_EXTERNAL_MAX_TASKS
+        return cls(
+            base_url=base_url,
+            api_key=api_key.strip(),
+            max_tasks=_number("MAX_TASKS", values["max_tasks"], int, default=default_cap, minimum=0),
+            task_timeout=_number("TASK_TIMEOUT", values["task_timeout"], float, default=900.0, minimum=0.1),
+            # The bundled mock runs tasks in about a second; a real API takes minutes.
+            poll_interval=_number(
+                "POLL_INTERVAL", values["poll_interval"], float, default=0.1 if base_url is None else 5.0, minimum=0.0
+            ),
+            profile=PROFILES[profile_name],
+            report_dir=Path(values["report_dir"] or "reports/contract"),
+        )
+
+    def with_target(self, base_url: str, api_key: str, *, bundled: bool = False) -> RunConfig:
+        return replace(self, base_url=base_url, api_key=api_key, bundled=bundled)
+
+
+def _number(name: str, raw: Any, kind: type, *, default: Any, minimum: float) -> Any:
+    if raw is None:
+        return default
+    try:
+        value = kind(raw)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name}={raw!r} is not a number") from None
+    if not math.isfinite(value) or value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {raw!r}")
+    return value
+
+
+_active: RunConfig | None = None
+
+
+def activate(config: RunConfig) -> None:
+    """Make ``config`` the run's configuration; the suites read it when pytest imports them."""
+    global _active
+    _active = config
+
+
+def active() -> RunConfig:
+    """The configuration of the run in progress."""
+    if _active is None:
+        raise ConfigError("no contract run is in progress: start one with `spark-contract` or `make contract`")
+    return _active

@@ -1,0 +1,48 @@
+"""Fixtures the suites share; all session-scoped, so that Hypothesis examples reuse them.
+
+Loaded by the runner with ``-p contract_tests.fixtures``; each one comes from the run's
+:class:`~contract_tests.plugin.ContractPlugin`.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from contract_tests.checks import Verdicts
+from contract_tests.config import RunConfig
+from contract_tests.lifecycle import TaskWatcher
+from contract_tests.plugin import PLUGIN, ContractPlugin
+from contract_tests.target import Target
+from mockserver.spec import ApiSpec
+
+
+def _plugin(request: pytest.FixtureRequest) -> ContractPlugin:
+    return request.config.stash[PLUGIN]
+
+
+@pytest.fixture(scope="session")
+def run_config(request: pytest.FixtureRequest) -> RunConfig:
+    return _plugin(request).config
+
+
+@pytest.fixture(scope="session")
+def spec(request: pytest.FixtureRequest) -> ApiSpec:
+    return _plugin(request).spec
+
+
+@pytest.fixture(scope="session")
+def target(request: pytest.FixtureRequest) -> Target:
+    return _plugin(request).target
+
+
+@pytest.fixture(scope="session")
+def verdicts(spec: ApiSpec, run_config: RunConfig) -> Verdicts:
+    assert run_config.base_url is not None
+    return Verdicts(spec, run_config.base_url)
+
+
+@pytest.fixture(scope="session")
+def watcher(target: Target, verdicts: Verdicts, spec: ApiSpec, run_config: RunConfig) -> TaskWatcher:
+    return TaskWatcher(
+        target, verdicts, spec.lifecycle, timeout=run_config.task_timeout, interval=run_config.poll_interval
+    )

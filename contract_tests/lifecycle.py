@@ -1,0 +1,287 @@
+"""Following tasks to their end, and checking on every poll that the lifecycle keeps its promises.
+
+The lifecycle itself (phases, transitions, terminal phases, the words of both vocabularies) is
+read from ``x-task-lifecycle`` in the spec.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from contract_tests.checks import Verdicts
+from contract_tests.target import Exchange, Target
+from contract_tests.violations import Violation, violation
+from mockserver.spec import Lifecycle
+
+MP4_SIGNATURE = b"ftyp"
+
+
+@dataclass
+class Observation:
+    """What one task did: its id, the statuses seen in order, its last poll, and what broke."""
+
+    task_id: str
+    created: Exchange
+    statuses: list[str] = field(default_factory=list)
+    last: Exchange | None = None
+    phase: str | None = None
+    violations: list[Violation] = field(default_factory=list)
+
+
+class TaskWatcher:
+    """Polls tasks until they end (or time out), checking the invariants on each answer."""
+
+    def __init__(
+        self, target: Target, verdicts: Verdicts, lifecycle: Lifecycle, *, timeout: float, interval: float
+    ) -> None:
+        self.target = target
+        self.verdicts = verdicts
+        self.lifecycle = lifecycle
+        self.timeout = timeout
+        self.interval = interval
+        self.phase_of = {word: phase for words in lifecycle.vocabularies.values() for phase, word in words.items()}
+        self.reachable = {p: self._reachable(p) for p in lifecycle.phases}
+
+    def start(self, created: Exchange) -> Observation:
+        """Check the create's answer and begin an observation of the task it made."""
+        parsed = created.json()
+        body: dict[str, Any] = parsed if isinstance(parsed, dict) else {}
+        info: dict[str, Any] = body["task_info"] if isinstance(body.get("task_info"), dict) else {}
+        task_id = str(info.get("id", ""))
+        observation = Observation(task_id, created)
+        if not _is_uuid(task_id):
+            observation.violations.append(
+                violation("lifecycle.id", "The create gave no usable task id", "task_info.id: a UUID", created)
+            )
+            return observation
+        status = info.get("status")
+        phase = self.phase_of.get(status) if isinstance(status, str) else None
+        if phase != self.lifecycle.initial:
+            words = " or ".join(v[self.lifecycle.initial] for v in self.lifecycle.vocabularies.values())
+            observation.violations.append(
+                violation("lifecycle.initial-status", f"A new task's status is {status!r}", words, created)
+            )
+        return observation
+
+    def follow(self, observations: list[Observation]) -> list[Observation]:
+        """Poll every observed task until all have ended or the timeout passes; check each answer."""
+        active = [o for o in observations if _is_uuid(o.task_id)]
+        deadline = time.monotonic() + self.timeout
+        while active:
+            for observation in list(active):
+                self._poll(observation)
+                if observation.phase in self.lifecycle.terminal or len(observation.violations) > 20:
+                    active.remove(observation)
+            if not active:
+                break
+            if time.monotonic() >= deadline:
+                for observation in active:
+                    observation.violations.append(self._never_finished(observation))
+                break
+            time.sleep(self.interval)
+        for observation in observations:
+            if observation.phase == "succeeded" and observation.last is not None:
+                observation.violations += self._check_video(observation.last)
+        return observations
+
+    def _poll(self, observation: Observation) -> None:
+        exchange = self.target.poll(observation.task_id)
+        previous = observation.last
+        observation.last = exchange
+        found = observation.violations
+        if exchange.status != 200:
+            found.append(violation("lifecycle.poll", "Polling an existing task failed", "200 with task_info", exchange))
+            return
+        found += self.verdicts.conformance(exchange)
+        body = exchange.json()
+        if not isinstance(body, dict) or not isinstance(body.get("task_info"), dict):
+            return  # the schema check above has said what is missing
+        info = body["task_info"]
+        if info.get("id") != observation.task_id:
+            found.append(
+                violation(
+                    "lifecycle.id-stable",
+                    "The task id changed between create and poll",
+                    f"task_info.id = {observation.task_id}",
+                    exchange,
+                )
+            )
+        status = info.get("status")
+        phase = self.phase_of.get(status) if isinstance(status, str) else None
+        if phase is None:
+            found.append(
+                violation(
+                    "lifecycle.status-word",
+                    f"Status {status!r} is in neither vocabulary",
+                    ", ".join(sorted(self.phase_of)),
+                    exchange,
+                )
+            )
+            return
+        observation.statuses.append(str(status))
+        found += self._check_move(observation.phase, phase, previous, exchange)
+        found += self._check_result(phase, body, exchange)
+        found += self._check_times(info, previous, exchange)
+        observation.phase = phase
+
+    def _check_move(
+        self, before: str | None, after: str, previous: Exchange | None, exchange: Exchange
+    ) -> list[Violation]:
+        if before is None:
+            return []
+        if before in self.lifecycle.terminal:
+            if after != before or (previous is not None and _result(previous) != _result(exchange)):
+                return [
+                    violation(
+                        "lifecycle.terminal-final",
+                        f"A task left its terminal status {before}",
+                        f"{before}, for good, with the same result",
+                        exchange,
+                    )
+                ]
+            return []
+        if after not in self.reachable[before]:
+            return [
+                violation(
+                    "lifecycle.forward-only",
+                    f"A task went from {before} back to {after}",
+                    f"a status reachable from {before}: {', '.join(sorted(self.reachable[before]))}",
+                    exchange,
+                )
+            ]
+        return []
+
+    def _check_result(self, phase: str, body: dict[str, Any], exchange: Exchange) -> list[Violation]:
+        found = []
+        videos = body.get("videos")
+        has_videos = isinstance(videos, list) and len(videos) > 0
+        if (phase == "succeeded") != has_videos:
+            expected = "videos: a non-empty list of URLs" if phase == "succeeded" else "no videos before success"
+            found.append(
+                violation("lifecycle.videos-iff-succeeded", f"videos and status {phase} disagree", expected, exchange)
+            )
+        info = body["task_info"]
+        has_error = isinstance(info.get("error"), dict) or isinstance(body.get("error"), dict)
+        if (phase == "failed") != has_error:
+            expected = "an error object (task_info.error or error)" if phase == "failed" else "no error object"
+            found.append(
+                violation(
+                    "lifecycle.error-iff-failed", f"The error object and status {phase} disagree", expected, exchange
+                )
+            )
+        return found
+
+    def _check_times(self, info: dict[str, Any], previous: Exchange | None, exchange: Exchange) -> list[Violation]:
+        created, updated = _timestamp(info.get("created_at")), _timestamp(info.get("updated_at"))
+        if created is None or updated is None:
+            return [
+                violation(
+                    "lifecycle.timestamps",
+                    "A timestamp is not ISO 8601",
+                    "created_at and updated_at in ISO 8601 (RFC 3339)",
+                    exchange,
+                )
+            ]
+        found = []
+        if updated < created:
+            found.append(
+                violation(
+                    "lifecycle.timestamps", "updated_at is before created_at", "updated_at >= created_at", exchange
+                )
+            )
+        before = previous.json()["task_info"] if previous is not None and _has_info(previous) else None
+        if before is not None:
+            earlier_created, earlier_updated = (
+                _timestamp(before.get("created_at")),
+                _timestamp(before.get("updated_at")),
+            )
+            if earlier_created is not None and earlier_created != created:
+                found.append(
+                    violation(
+                        "lifecycle.timestamps",
+                        "created_at changed between polls",
+                        f"created_at stays {before.get('created_at')}",
+                        exchange,
+                    )
+                )
+            if earlier_updated is not None and updated < earlier_updated:
+                found.append(
+                    violation(
+                        "lifecycle.timestamps",
+                        "updated_at went backwards",
+                        f"updated_at >= {before.get('updated_at')}",
+                        exchange,
+                    )
+                )
+        return found
+
+    def _check_video(self, exchange: Exchange) -> list[Violation]:
+        videos = exchange.json().get("videos") or []
+        url = videos[0] if videos and isinstance(videos[0], str) else None
+        if url is None:
+            return []
+        download = self.target.request("GET", url)
+        is_video = download.status == 200 and MP4_SIGNATURE in download.response_body[:64]
+        if not is_video:
+            return [
+                violation(
+                    "lifecycle.video-downloads",
+                    "The result video could not be downloaded",
+                    "200 with an MP4 file",
+                    download,
+                )
+            ]
+        return []
+
+    def _never_finished(self, observation: Observation) -> Violation:
+        seen = " -> ".join(dict.fromkeys(observation.statuses)) or "no status"
+        return violation(
+            "lifecycle.finishes",
+            f"Task {observation.task_id} did not finish within TASK_TIMEOUT={self.timeout:g} s",
+            f"a terminal status ({', '.join(sorted(self.lifecycle.terminal))}) within {self.timeout:g} s",
+            observation.last,
+            actual=f"statuses seen: {seen}",
+        )
+
+    def _reachable(self, phase: str) -> set[str]:
+        seen = {phase}
+        frontier = [phase]
+        while frontier:
+            for following in self.lifecycle.transitions.get(frontier.pop(), ()):
+                if following not in seen:
+                    seen.add(following)
+                    frontier.append(following)
+        return seen
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return len(value) == 36
+
+
+def _timestamp(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+def _has_info(exchange: Exchange) -> bool:
+    body = exchange.json()
+    return isinstance(body, dict) and isinstance(body.get("task_info"), dict)
+
+
+def _result(exchange: Exchange) -> Any:
+    body = exchange.json() or {}
+    info = body.get("task_info") or {}
+    return body.get("videos"), info.get("status"), info.get("error"), body.get("error")

@@ -1,0 +1,111 @@
+"""The pytest plugin of a contract run: it owns the target, the task budget and the report, sets
+Hypothesis up, and turns each test's outcome into report entries. The fixtures are in fixtures.py."""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+
+import pytest
+from hypothesis import HealthCheck, Phase, settings
+
+from contract_tests.budget import BudgetExhausted, TaskBudget
+from contract_tests.config import RunConfig, activate
+from contract_tests.report import RunReport, TestResult
+from contract_tests.schemathesis_bridge import register_formats
+from contract_tests.target import Target, TargetUnreachable
+from contract_tests.violations import ContractViolation, Violation
+from mockserver.spec import ApiSpec
+
+HYPOTHESIS_PROFILE = "contract"
+PLUGIN = pytest.StashKey["ContractPlugin"]()
+
+
+class ContractPlugin:
+    """Registered by the runner for one run; owns the target, the task budget and the report."""
+
+    def __init__(self, config: RunConfig) -> None:
+        if config.base_url is None:
+            raise ValueError("the plugin needs a concrete target URL")
+        self.config = config
+        self.budget = TaskBudget(config.max_tasks)
+        self.report = RunReport(config, self.budget)
+        self._spec = ApiSpec.load()
+        self._target = Target(config.base_url, config.api_key, self.budget, self._spec, config.request_timeout)
+
+    def pytest_configure(self, config: pytest.Config) -> None:
+        config.stash[PLUGIN] = self
+        activate(self.config)
+        register_formats(self._spec)
+        # Against a paid target every shrinking step may be a billed task, so only a local one shrinks.
+        local = self.config.base_url is not None and "127.0.0.1" in self.config.base_url
+        phases = [Phase.explicit, Phase.generate] + ([Phase.shrink] if local else [])
+        settings.register_profile(
+            HYPOTHESIS_PROFILE,
+            deadline=None,
+            database=None,
+            derandomize=self.config.profile.derandomize,
+            suppress_health_check=list(HealthCheck),
+            max_examples=self.config.profile.invalid_examples,
+            phases=phases,
+            print_blob=False,
+            report_multiple_bugs=False,
+        )
+        settings.load_profile(HYPOTHESIS_PROFILE)
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        self.report.requests_sent = self._target.sent
+        self.report.creates_sent = self._target.creates
+        self._target.close()
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
+        if report.when == "setup" and report.outcome == "passed":
+            return report
+        if report.when == "teardown" and report.outcome == "passed":
+            return report
+        excinfo = call.excinfo
+        leaves = _leaves(excinfo.value) if excinfo is not None else []
+        violations = [v for exc in leaves if isinstance(exc, ContractViolation) for v in exc.violations]
+        budget_stops = [exc for exc in leaves if isinstance(exc, BudgetExhausted)]
+        if excinfo is not None and budget_stops and len(budget_stops) == len(leaves):
+            # Not a verdict on the target: the run was not allowed to create the task it needed.
+            report.outcome = "skipped"
+            report.longrepr = (str(item.path), item.location[1] or 0, f"Skipped: {budget_stops[0]}")
+        if report.when == "call" or report.outcome != "passed":
+            self.report.add(_result(item.nodeid, report.outcome, violations, leaves, report))
+        return report
+
+    @property
+    def spec(self) -> ApiSpec:
+        return self._spec
+
+    @property
+    def target(self) -> Target:
+        return self._target
+
+
+def _leaves(exc: BaseException) -> list[BaseException]:
+    if isinstance(exc, BaseExceptionGroup):
+        return [leaf for inner in exc.exceptions for leaf in _leaves(inner)]
+    return [exc]
+
+
+def _result(
+    test: str, outcome: str, violations: list[Violation], leaves: list[BaseException], report: pytest.TestReport
+) -> TestResult:
+    if outcome == "failed" and report.when != "call":
+        outcome = "error"
+    message = ""
+    if outcome == "skipped" and isinstance(report.longrepr, tuple):
+        message = str(report.longrepr[2]).removeprefix("Skipped: ")
+    elif outcome in ("failed", "error") and not violations:
+        unreachable = [exc for exc in leaves if isinstance(exc, TargetUnreachable)]
+        if unreachable:
+            outcome = "error"
+            message = f"the target did not answer: {unreachable[0]}"
+        else:
+            message = "; ".join(f"{type(exc).__name__}: {exc}" for exc in leaves)[:1000] or report.longreprtext[-1000:]
+    return TestResult(test, outcome, violations, message)

@@ -1,0 +1,158 @@
+"""The run's report, for people (Markdown, and a summary on the terminal) and for machines (JSON).
+
+JUnit XML is written by pytest itself, next to these files.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from contract_tests.budget import TaskBudget
+from contract_tests.config import RunConfig
+from contract_tests.violations import Violation
+
+EXIT_PASSED, EXIT_FAILED, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
+
+
+@dataclass
+class TestResult:
+    """One test of the suite: how it ended, and the violations it found."""
+
+    test: str
+    outcome: str  # passed | failed | skipped | error
+    violations: list[Violation] = field(default_factory=list)
+    message: str = ""
+
+
+class RunReport:
+    """Collects results during a run and writes them out at the end."""
+
+    def __init__(self, config: RunConfig, budget: TaskBudget) -> None:
+        self.config = config
+        self.budget = budget
+        self.results: list[TestResult] = []
+        self.started = time.monotonic()
+        self.started_at = datetime.now(UTC)
+        self.finished: float | None = None
+        self.requests_sent = 0
+        self.creates_sent = 0
+
+    def add(self, result: TestResult) -> None:
+        self.results.append(result)
+
+    @property
+    def violations(self) -> list[tuple[str, Violation]]:
+        return [(r.test, v) for r in self.results for v in r.violations]
+
+    @property
+    def counts(self) -> Counter[str]:
+        return Counter(r.outcome for r in self.results)
+
+    @property
+    def verdict(self) -> str:
+        counts = self.counts
+        if self.violations or counts["failed"] or counts["error"]:
+            return "FAILED"
+        if self.budget.exhausted:
+            return "INCOMPLETE"
+        if not self.results:
+            return "ERROR"
+        return "PASSED"
+
+    @property
+    def exit_code(self) -> int:
+        return {"PASSED": EXIT_PASSED, "INCOMPLETE": EXIT_INCOMPLETE}.get(self.verdict, EXIT_FAILED)
+
+    @property
+    def duration(self) -> float:
+        return (self.finished or time.monotonic()) - self.started
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "verdict": self.verdict,
+            "target": self.config.target_name,
+            "profile": self.config.profile.name,
+            "started_at": self.started_at.isoformat(timespec="seconds"),
+            "duration_seconds": round(self.duration, 2),
+            "tests": dict(self.counts),
+            "requests_sent": self.requests_sent,
+            "creates_sent": self.creates_sent,
+            "tasks_accepted": self.budget.accepted,
+            "tasks_accepted_unexpectedly": self.budget.unexpectedly_accepted,
+            "max_tasks": self.budget.max_tasks,
+            "creates_refused_by_budget": self.budget.refused,
+            "violations": [{"test": test, **v.as_dict()} for test, v in self.violations],
+            "errors": [{"test": r.test, "message": r.message} for r in self.results if r.outcome == "error"],
+            "skipped": [{"test": r.test, "reason": r.message} for r in self.results if r.outcome == "skipped"],
+        }
+
+    def write(self, directory: Path) -> tuple[Path, Path]:
+        directory.mkdir(parents=True, exist_ok=True)
+        markdown, machine = directory / "report.md", directory / "report.json"
+        markdown.write_text(self.markdown(), encoding="utf-8")
+        machine.write_text(json.dumps(self.as_dict(), indent=2, ensure_ascii=False), encoding="utf-8")
+        return markdown, machine
+
+    def settings_lines(self) -> list[tuple[str, str]]:
+        cap = "none" if self.budget.max_tasks is None else str(self.budget.max_tasks)
+        counts = self.counts
+        tests = ", ".join(f"{counts[k]} {k}" for k in ("passed", "failed", "error", "skipped") if counts[k])
+        tasks = f"{self.budget.accepted} accepted (MAX_TASKS={cap})"
+        if self.budget.unexpectedly_accepted:
+            tasks += f", {self.budget.unexpectedly_accepted} of them by requests that should have been rejected"
+        if self.budget.refused:
+            tasks += f"; {self.budget.refused} creates not sent because the cap was reached"
+        return [
+            ("Target", self.config.target_name),
+            ("Profile", self.config.profile.name),
+            ("Started", self.started_at.isoformat(timespec="seconds")),
+            ("Duration", f"{self.duration:.1f} s"),
+            ("Tests", tests or "none"),
+            ("Requests sent", f"{self.requests_sent} ({self.creates_sent} creates)"),
+            ("Tasks", tasks),
+            ("Task timeout", f"{self.config.task_timeout:g} s"),
+        ]
+
+    def markdown(self) -> str:
+        lines = [f"# Contract report: {self.config.target_name}", "", f"**{self.verdict}**", ""]
+        lines += ["| | |", "|---|---|", *(f"| {k} | {v} |" for k, v in self.settings_lines()), ""]
+        if self.violations:
+            lines += [f"## Violations ({len(self.violations)})", ""]
+            for number, (test, found) in enumerate(self.violations, 1):
+                lines += [f"### {number}. `{found.check}`: {found.title}", "", f"Test: `{test}`", ""]
+                if found.request:
+                    lines += ["Request:", "", "```sh", found.request, "```", ""]
+                lines += ["Expected:", "", "```", found.expected, "```", "", "Got:", "", "```", found.actual, "```", ""]
+        errors = [r for r in self.results if r.outcome == "error" or (r.outcome == "failed" and not r.violations)]
+        if errors:
+            lines += ["## Tests that could not reach a verdict", ""]
+            lines += [f"- `{r.test}`: {r.message}" for r in errors] + [""]
+        skipped = [r for r in self.results if r.outcome == "skipped"]
+        if skipped:
+            lines += ["## Skipped", ""] + [f"- `{r.test}`: {r.message}" for r in skipped] + [""]
+        by_check = Counter(v.check for _, v in self.violations)
+        if by_check:
+            lines += ["## Violations by check", "", "| Check | Count |", "|---|---|"]
+            lines += [f"| `{check}` | {count} |" for check, count in by_check.most_common()] + [""]
+        return "\n".join(lines)
+
+    def summary(self, limit: int = 12) -> str:
+        """What the terminal shows at the end: the verdict, the figures, and the first violations."""
+        lines = ["", f"Contract run against {self.config.target_name}: {self.verdict}"]
+        lines += [f"  {k}: {v}" for k, v in self.settings_lines()]
+        for test, found in self.violations[:limit]:
+            lines += ["", f"{test}", found.render()]
+        if len(self.violations) > limit:
+            lines += ["", f"... and {len(self.violations) - limit} more violations in the report."]
+        for result in self.results:
+            if result.outcome == "error" or (result.outcome == "failed" and not result.violations):
+                lines += ["", f"{result.test}: could not reach a verdict: {result.message}"]
+        if self.budget.refused:
+            lines += ["", f"The task budget stopped the run: MAX_TASKS={self.budget.max_tasks} tasks were accepted."]
+        return "\n".join(lines)

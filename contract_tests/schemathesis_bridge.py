@@ -1,0 +1,119 @@
+"""Schemathesis, wired to this contract: its cases travel through our :class:`Target`, its failures become
+violations, and the spec's own image format gets a generator of real images.
+
+Schemathesis' checks that send requests of their own (``ignored_auth`` and
+``object_level_authorization`` send probes) are left out on purpose: a probe would slip past the
+task budget. The auth suite checks authentication instead, through the budget.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from types import SimpleNamespace
+from typing import Any
+
+import httpx
+import schemathesis
+from schemathesis.checks import not_a_server_error
+from schemathesis.core.parameters import ParameterLocation
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    ensure_resource_availability,
+    negative_data_rejection,
+    positive_data_acceptance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from contract_tests.strategies import image_values
+from contract_tests.target import Exchange, Target
+from contract_tests.violations import Violation, violation
+from mockserver.spec import ApiSpec
+
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    negative_data_rejection,
+    positive_data_acceptance,
+]
+STATEFUL_CHECKS = [*CHECKS, ensure_resource_availability]
+
+
+def register_formats(spec: ApiSpec) -> None:
+    """Teach Schemathesis the spec's own formats, so that positive cases carry real images, not noise."""
+    for schema in spec.schemas_with_extension("x-image-rules").values():
+        schemathesis.openapi.format(schema["format"], image_values(schema["x-image-rules"]))
+
+
+def send_case(target: Target, case: Any) -> tuple[Exchange, schemathesis.Response]:
+    """Send a Schemathesis case through the target (and its budget); return our exchange and its response."""
+    kwargs = case.as_transport_kwargs(base_url=target.base_url, headers=target.auth_header)
+    content: bytes | None = None
+    if "json" in kwargs:
+        content = json.dumps(kwargs["json"], ensure_ascii=False).encode()
+    elif kwargs.get("data") is not None:
+        data = kwargs["data"]
+        content = data if isinstance(data, bytes) else str(data).encode()
+    # A negative case may only have random extra headers; it is meant to be refused when its body is invalid.
+    negative = bool(case.meta and case.meta.is_negative_at(ParameterLocation.BODY))
+    exchange = target.request(
+        kwargs["method"],
+        kwargs["url"],
+        headers={k: str(v) for k, v in kwargs.get("headers", {}).items()},
+        content=content,
+        params=kwargs.get("params") or None,
+        meant_to_be_rejected=negative,
+    )
+    return exchange, to_schemathesis_response(exchange, kwargs, content)
+
+
+def to_schemathesis_response(
+    exchange: Exchange, kwargs: dict[str, Any], content: bytes | None
+) -> schemathesis.Response:
+    """Schemathesis reads responses of httpx's shape; build one from the exchange (with the real key)."""
+    request = SimpleNamespace(
+        method=exchange.method,
+        url=httpx.URL(exchange.url),
+        headers={k: str(v) for k, v in kwargs.get("headers", {}).items()},
+        content=content,
+    )
+    response = SimpleNamespace(
+        request=request,
+        status_code=exchange.status,
+        headers=exchange.response_headers,
+        content=exchange.response_body,
+        elapsed=timedelta(seconds=exchange.elapsed),
+        reason_phrase=httpx.codes.get_reason_phrase(exchange.status),
+        encoding="utf-8",
+        http_version="HTTP/1.1",
+    )
+    return schemathesis.Response.from_httpx_like(response, verify=True)
+
+
+def violations_of(case: Any, response: schemathesis.Response, exchange: Exchange, checks: list[Any]) -> list[Violation]:
+    """Run Schemathesis' checks on one response; each failure becomes a violation."""
+    try:
+        case.validate_response(response, checks=checks)
+    except AssertionError as failure:  # a FailureGroup, or one Failure
+        leaves = _leaves(failure) if isinstance(failure, BaseExceptionGroup) else [failure]
+        return [_as_violation(leaf, exchange) for leaf in leaves]
+    return []
+
+
+def _leaves(group: BaseExceptionGroup[Any]) -> list[BaseException]:
+    found: list[BaseException] = []
+    for exc in group.exceptions:
+        found += _leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc]
+    return found
+
+
+def _as_violation(failure: BaseException, exchange: Exchange) -> Violation:
+    code = getattr(failure, "code", "ST900")
+    title = getattr(failure, "title", type(failure).__name__)
+    message = getattr(failure, "message", str(failure)) or title
+    return violation(f"schemathesis.{code}", f"Schemathesis: {title}", message.strip(), exchange)

@@ -1,0 +1,53 @@
+"""Both operations refuse a missing or malformed bearer token with 401."""
+
+from __future__ import annotations
+
+import pytest
+
+from contract_tests.boundaries import base_body
+from contract_tests.checks import Verdicts
+from contract_tests.target import Exchange, Target
+from contract_tests.violations import raise_if_any, violation
+from mockserver.spec import ApiSpec
+
+BASE = base_body(ApiSpec.load())
+BAD_CREDENTIALS = {
+    "no Authorization header": {},
+    "a Bearer without a token": {"Authorization": "Bearer"},
+    "the Basic scheme": {"Authorization": "Basic dXNlcjpwYXNzd29yZA=="},
+    "a token without a scheme": {"Authorization": "sk-mr-0123456789abcdef"},
+}
+
+
+@pytest.fixture(scope="session")
+def existing_task(target: Target) -> str:
+    """A real task, so that a 401 on its poll cannot be a 404 in disguise."""
+    created = target.create(BASE)
+    body = created.json() if 200 <= created.status < 300 else None
+    task_id = body.get("task_info", {}).get("id") if isinstance(body, dict) else None
+    if not isinstance(task_id, str):
+        pytest.fail(f"could not create a task to poll: {created.describe()}")
+    return task_id
+
+
+def _must_be_401(exchange: Exchange, verdicts: Verdicts, what: str) -> None:
+    found = verdicts.conformance(exchange)
+    if exchange.status != 401:
+        found.append(violation("auth.required", f"{what} was not refused with 401", "401 Unauthorized", exchange))
+    raise_if_any(found)
+
+
+@pytest.mark.parametrize("headers", list(BAD_CREDENTIALS.values()), ids=list(BAD_CREDENTIALS))
+def test_create_refuses_a_missing_or_malformed_bearer(
+    headers: dict[str, str], target: Target, verdicts: Verdicts
+) -> None:
+    exchange = target.create(BASE, auth=False, headers=headers, meant_to_be_rejected=True)
+    _must_be_401(exchange, verdicts, "A create without a valid bearer token")
+
+
+@pytest.mark.parametrize("headers", list(BAD_CREDENTIALS.values()), ids=list(BAD_CREDENTIALS))
+def test_poll_refuses_a_missing_or_malformed_bearer(
+    headers: dict[str, str], existing_task: str, target: Target, verdicts: Verdicts
+) -> None:
+    exchange = target.poll(existing_task, auth=False, headers=headers)
+    _must_be_401(exchange, verdicts, "A poll without a valid bearer token")

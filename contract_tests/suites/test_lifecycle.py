@@ -1,0 +1,47 @@
+"""Real tasks, polled to their end: the lifecycle keeps every promise on every poll."""
+
+from __future__ import annotations
+
+import uuid
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from contract_tests.boundaries import base_body
+from contract_tests.checks import Verdicts
+from contract_tests.config import active
+from contract_tests.lifecycle import TaskWatcher
+from contract_tests.target import Target
+from contract_tests.violations import raise_if_any, violation
+from mockserver.spec import ApiSpec
+
+PROFILE = active().profile
+SPEC = ApiSpec.load()
+BASE = base_body(SPEC)
+DURATIONS = SPEC.resolve(SPEC.request_schema("createGeneration")["properties"]["duration"]).get("enum", [5])
+
+
+def test_tasks_walk_their_lifecycle_to_the_end(target: Target, verdicts: Verdicts, watcher: TaskWatcher) -> None:
+    """Several tasks at once: ids stable UUIDs; statuses in a vocabulary and only moving forwards; terminal
+    statuses final; videos exactly when succeeded; the error exactly when failed; ISO 8601 timestamps with
+    updated_at >= created_at; every task finishes within TASK_TIMEOUT; a succeeded task's video downloads."""
+    observations = []
+    found = []
+    for number in range(PROFILE.lifecycle_tasks):
+        created = target.create({**BASE, "duration": DURATIONS[number % len(DURATIONS)]})
+        found += verdicts.accepted(created, "a plain valid request")
+        if 200 <= created.status < 300:
+            observations.append(watcher.start(created))
+    for observation in watcher.follow(observations):
+        found += observation.violations
+    raise_if_any(found)
+
+
+@settings(max_examples=max(3, PROFILE.invalid_examples // 2))
+@given(task_id=st.uuids(version=4))
+def test_an_unknown_task_is_404(task_id: uuid.UUID, target: Target, verdicts: Verdicts) -> None:
+    exchange = target.poll(str(task_id))
+    found = verdicts.conformance(exchange)
+    if exchange.status != 404:
+        found.append(violation("poll.unknown-is-404", "An unknown task id did not get 404", "404 Not Found", exchange))
+    raise_if_any(found)
