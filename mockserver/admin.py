@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
+from mockserver.bodies import BodyTooLarge, MalformedBody, parse_json, read_limited
 from mockserver.clock import Clock
 from mockserver.errors import ApiError
 from mockserver.journal import Journal
@@ -33,6 +34,7 @@ from mockserver.store import TaskStore
 from mockserver.tasks import Task, state_at
 
 MAX_ADVANCE_SECONDS = 10 * 365 * 24 * 3600.0
+MAX_ADMIN_BODY = 64 * 1024
 DEFAULT_LIMIT = 100
 
 
@@ -90,18 +92,18 @@ class AdminApi:
         return JSONResponse(self._clock_body())
 
     async def advance(self, request: Request) -> Response:
+        usage = f'Send {{"seconds": <number from 0 to {MAX_ADVANCE_SECONDS:.0f}>}}'
         try:
-            payload = json.loads(await request.body() or b"null")
-        except ValueError:
-            payload = None
+            payload = parse_json(await read_limited(request, MAX_ADMIN_BODY))
+        except (MalformedBody, BodyTooLarge) as exc:
+            raise ApiError(400, f"{exc}. {usage}") from None
         seconds = payload.get("seconds") if isinstance(payload, dict) else None
-        if (
-            isinstance(seconds, bool)
-            or not isinstance(seconds, int | float)
-            or not (math.isfinite(seconds) and 0 <= seconds <= MAX_ADVANCE_SECONDS)
-        ):
-            raise ApiError(400, f'Send {{"seconds": <number from 0 to {MAX_ADVANCE_SECONDS:.0f}>}}')
-        self.clock.advance(float(seconds))
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not 0 <= seconds <= MAX_ADVANCE_SECONDS:
+            raise ApiError(400, usage)  # the comparison refuses NaN and huge integers before any float conversion
+        try:
+            self.clock.advance(float(seconds))
+        except ValueError as exc:
+            raise ApiError(400, str(exc)) from None
         return JSONResponse(self._clock_body())
 
     async def requests(self, request: Request) -> Response:

@@ -23,8 +23,9 @@ from mockserver.payloads import Presenter
 from mockserver.routes import CREATE, Dependencies, GenerationApi
 from mockserver.scenarios import REJECT_STATUSES, SUCCEED, FailureReason, ScenarioError, ScenarioParser
 from mockserver.settings import Settings, SettingsError
-from mockserver.spec import ApiSpec, SpecError
+from mockserver.spec import ApiSpec, Lifecycle, SpecError
 from mockserver.store import MemoryStore, TaskStore
+from mockserver.tasks import INITIAL, TRANSITIONS, Phase
 
 log = logging.getLogger("mockserver")
 
@@ -32,13 +33,14 @@ log = logging.getLogger("mockserver")
 class MockApp(Starlette):
     """Starlette, with the trace-and-journal layer outside even its error handling."""
 
-    def __init__(self, *, journal: Journal, clock: Clock, **kwargs: Any) -> None:
+    def __init__(self, *, journal: Journal, clock: Clock, api_keys: frozenset[str], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._journal = journal
         self._clock = clock
+        self._api_keys = api_keys
 
     def build_middleware_stack(self) -> ASGIApp:
-        return TraceJournalMiddleware(super().build_middleware_stack(), self._journal, self._clock)
+        return TraceJournalMiddleware(super().build_middleware_stack(), self._journal, self._clock, self._api_keys)
 
 
 def create_app(
@@ -75,6 +77,7 @@ def create_app(
     store = store if store is not None else MemoryStore(settings.max_tasks)
 
     lifecycle = spec.lifecycle
+    _check_lifecycle(lifecycle)
     if settings.vocabulary not in lifecycle.vocabularies:
         known = ", ".join(sorted(lifecycle.vocabularies))
         raise SettingsError(f"vocabulary must be one of {known} (from the spec); got {settings.vocabulary!r}")
@@ -112,6 +115,7 @@ def create_app(
     app = MockApp(
         journal=journal,
         clock=clock,
+        api_keys=settings.api_keys,
         routes=[*api.routes(), *admin.routes()],
         exception_handlers={
             ApiError: _api_error,
@@ -119,12 +123,32 @@ def create_app(
             Exception: _internal_error,
         },
     )
+    app.router.redirect_slashes = False  # a 307 to the path without the slash is not in the spec
     app.state.settings = settings
     app.state.spec = spec
     app.state.store = store
     app.state.journal = journal
     app.state.clock = clock
     return app
+
+
+def _check_lifecycle(lifecycle: Lifecycle) -> None:
+    """The spec's lifecycle must be the one the domain runs: the same phases, start, ends and moves."""
+    runs = {
+        "phases": {p.value for p in Phase},
+        "initial": INITIAL.value,
+        "terminal": {p.value for p in Phase if p.terminal},
+        "transitions": {k.value: {v.value for v in vs} for k, vs in TRANSITIONS.items()},
+    }
+    documented = {
+        "phases": set(lifecycle.phases),
+        "initial": lifecycle.initial,
+        "terminal": set(lifecycle.terminal),
+        "transitions": {k: set(v) for k, v in lifecycle.transitions.items()},
+    }
+    for part, value in runs.items():
+        if documented[part] != value:
+            raise SpecError(f"x-task-lifecycle {part} is {documented[part]}, but the mock runs {value}")
 
 
 def _spec_formats(spec: ApiSpec) -> dict[str, FormatCheck]:

@@ -40,7 +40,7 @@ class SystemClock:
         return self._origin_wall + (time.monotonic() - self._origin_mono) + self._offset
 
     def advance(self, seconds: float) -> None:
-        _check_forward(seconds)
+        _check_forward(seconds, self.now())
         with self._lock:
             self._offset += seconds
 
@@ -64,7 +64,7 @@ class ManualClock:
         return self._now
 
     def advance(self, seconds: float) -> None:
-        _check_forward(seconds)
+        _check_forward(seconds, self._now)
         self._now += seconds
 
     def reset(self) -> None:
@@ -75,6 +75,12 @@ class ManualClock:
         return self._now - self._start
 
 
-def _check_forward(seconds: float) -> None:
+# Timestamps are written in ISO 8601 with four-digit years: the clock stops short of year 10000.
+LATEST = 253_402_300_000.0  # 9999-12-31T23:06:40Z
+
+
+def _check_forward(seconds: float, now: float) -> None:
     if not seconds >= 0:  # also refuses NaN
         raise ValueError(f"a clock only moves forwards; cannot advance by {seconds}")
+    if now + seconds > LATEST:
+        raise ValueError("the clock cannot go past the year 9999")

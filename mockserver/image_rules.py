@@ -15,6 +15,7 @@ the JPEG end-of-image marker after the scan data, the WEBP RIFF length, the BMP 
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -112,10 +113,12 @@ _NOT_BASE64 = "is not an http(s) URL, a data URI or valid raw Base64 (standard a
 _BAD_DATA_URI = "holds data that is not valid Base64 (standard alphabet, with padding)"
 
 
+_SPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f]")
+
+
 def _check_url(value: str) -> None:
     try:
-        parts = urlsplit(value)
-        valid = bool(parts.hostname) and not any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in value)
+        valid = bool(urlsplit(value).hostname) and _SPACE_OR_CONTROL.search(value) is None
     except ValueError:
         valid = False
     if not valid:

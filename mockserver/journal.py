@@ -1,7 +1,10 @@
 """The request journal: a bounded record of what clients sent, for tests to check.
 
-Secrets never enter it: the bearer token is replaced, and so are other credential headers. Long
-strings (Base64 images) are cut to a prefix and a length, so each entry stays small.
+Secrets never enter it. Headers whose names suggest credentials are replaced; of an Authorization
+header only a known scheme word stays. The configured API keys and every token of the request's
+Authorization header are then scrubbed from every string of the entry (path, query, headers,
+body), wherever a client put them. Long strings (Base64 images) are cut to a prefix and a length,
+so each entry stays small.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 REDACTED = "<redacted>"
-SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key", "api-key"})
+SECRET_WORDS = ("auth", "key", "token", "secret", "cookie", "password", "signature", "session")
+AUTH_SCHEMES = frozenset({"bearer", "basic", "digest", "token"})
 MAX_HEADERS = 40
 MAX_HEADER_CHARS = 200
 MAX_STRING_CHARS = 120
@@ -71,19 +75,43 @@ class Journal:
             self.total = 0
 
 
-def redact_headers(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
-    """Request headers, with credentials replaced and every value cut short."""
+def request_secrets(headers: Iterable[tuple[str, str]], keys: Iterable[str]) -> frozenset[str]:
+    """What must not be shown: the configured keys, and each token of the Authorization header."""
+    found = {key for key in keys if key}
+    for name, value in headers:
+        if name.lower() in ("authorization", "proxy-authorization"):
+            found.update(t for t in value.replace(",", " ").split() if len(t) >= 4 and t.lower() not in AUTH_SCHEMES)
+    return frozenset(found)
+
+
+def redact_headers(headers: Iterable[tuple[str, str]], secrets: frozenset[str] = frozenset()) -> dict[str, str]:
+    """Request headers, with credentials replaced, secrets scrubbed and every value cut short."""
     out: dict[str, str] = {}
     for name, value in headers:
         if len(out) >= MAX_HEADERS:
             break
-        key = name.lower()
-        if key in SECRET_HEADERS:
-            scheme = value.split(" ", 1)[0] if key == "authorization" and " " in value else ""
-            out[key] = f"{scheme} {REDACTED}".strip()
+        key = name.lower()[:MAX_HEADER_CHARS]
+        if any(word in key for word in SECRET_WORDS):
+            scheme = value.split(None, 1)[0] if value.split() else ""
+            out[key] = f"{scheme} {REDACTED}" if scheme.lower() in AUTH_SCHEMES else REDACTED
         else:
-            out[key] = value[:MAX_HEADER_CHARS]
+            out[key] = scrub(value[:MAX_HEADER_CHARS], secrets)
     return out
+
+
+def scrub(value: Any, secrets: frozenset[str]) -> Any:
+    """``value`` with every secret replaced, in every string it holds."""
+    if not secrets:
+        return value
+    if isinstance(value, str):
+        for secret in secrets:
+            value = value.replace(secret, REDACTED)
+        return value
+    if isinstance(value, dict):
+        return {scrub(k, secrets): scrub(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [scrub(v, secrets) for v in value]
+    return value
 
 
 def summarize(value: Any, depth: int = 0) -> Any:

@@ -14,7 +14,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mockserver.clock import Clock
-from mockserver.journal import Journal, JournalEntry, redact_headers
+from mockserver.journal import Journal, JournalEntry, redact_headers, request_secrets, scrub
 from mockserver.payloads import timestamp
 
 ADMIN_PREFIX = "/__mock"
@@ -38,10 +38,11 @@ class TraceJournalMiddleware:
     a test's own inspection does not show up in what it inspects.
     """
 
-    def __init__(self, app: ASGIApp, journal: Journal, clock: Clock) -> None:
+    def __init__(self, app: ASGIApp, journal: Journal, clock: Clock, api_keys: frozenset[str] = frozenset()) -> None:
         self.app = app
         self.journal = journal
         self.clock = clock
+        self.api_keys = api_keys
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -73,19 +74,20 @@ class TraceJournalMiddleware:
                 self._record(scope, status, trace, notes, started)
 
     def _record(self, scope: Scope, status: int, trace: str, notes: dict[str, Any], started: float) -> None:
-        headers = ((k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"])
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+        secrets = request_secrets(headers, self.api_keys)
         self.journal.record(
             JournalEntry(
                 at=timestamp(self.clock.now(), "micro"),
                 method=scope["method"],
-                path=scope["path"],
-                query=scope.get("query_string", b"").decode("latin-1")[:500],
+                path=scrub(scope["path"][:500], secrets),
+                query=scrub(scope.get("query_string", b"").decode("latin-1")[:500], secrets),
                 status=status,
                 duration_ms=round((time.perf_counter() - started) * 1000, 3),
                 traceparent=trace,
-                headers=redact_headers(headers),
-                body=notes.pop("body", None),
+                headers=redact_headers(headers, secrets),
+                body=scrub(notes.pop("body", None), secrets),
                 task_id=notes.pop("task_id", None),
-                notes=notes,
+                notes=scrub(notes, secrets),
             )
         )

@@ -8,8 +8,8 @@ hands the rest to the domain.
 from __future__ import annotations
 
 import hmac
-import json
 import random
+import re
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from mockserver.bodies import BodyTooLarge, MalformedBody, parse_json, read_limited
 from mockserver.clock import Clock
 from mockserver.contract import Contract, Violation
 from mockserver.errors import ApiError, ErrorCatalog
@@ -33,6 +34,7 @@ from mockserver.spec import ApiSpec, SpecError
 from mockserver.store import TaskStore
 from mockserver.tasks import Phase, Task, plan_task, state_at
 
+_RANGE_PART = re.compile(r"(\d{1,18})-(\d{0,18})|-(\d{1,18})")
 CREATE = "createGeneration"
 POLL = "getGeneration"
 # Parsing a large body blocks; above this size it happens off the event loop.
@@ -71,7 +73,9 @@ class GenerationApi:
         for op in self.deps.spec.operations.values():
             if op.operation_id not in handlers:
                 raise SpecError(f"the mock has no handler for operation {op.operation_id}")
-            routes.append(Route(op.path, handlers[op.operation_id], methods=[op.method], name=op.operation_id))
+            route = Route(op.path, handlers[op.operation_id], methods=[op.method], name=op.operation_id)
+            route.methods = {op.method}  # only what the spec documents: Starlette would add HEAD to a GET
+            routes.append(route)
         routes.append(Route(f"{ASSET_PREFIX}/{{task_id}}/{VIDEO_NAME}", self.video, methods=["GET"], name="video"))
         return routes
 
@@ -80,7 +84,10 @@ class GenerationApi:
         self._authorize(request, CREATE)
         scenario = self._scenario(request)
         self._check_content_type(request)
-        raw = await self._read_body(request)
+        try:
+            raw = await read_limited(request, deps.settings.max_body_bytes)
+        except BodyTooLarge as exc:
+            raise deps.errors.error(413, str(exc), operation_id=CREATE) from None
         try:
             # Decoding a large body and the images in it takes milliseconds: keep the event loop free.
             parsed = self._parse_and_validate
@@ -111,10 +118,13 @@ class GenerationApi:
         task = self._find(request.path_params["task_id"], None)
         if state_at(task, self.deps.clock.now()).phase is not Phase.SUCCEEDED:
             raise ApiError(404, f"Task {task.id} has no video: it has not succeeded")
+        if not _usable_range(request.headers.get("range", "bytes=0-")):
+            # RFC 9110 lets a server ignore a Range it cannot parse: send the whole file, never a bare 400.
+            request.scope["headers"] = [(k, v) for k, v in request.scope["headers"] if k != b"range"]
         return FileResponse(video_path(), media_type="video/mp4", filename=VIDEO_NAME)
 
     def _parse_and_validate(self, raw: bytes) -> tuple[Any, list[Violation]]:
-        body = _parse_json(raw)
+        body = parse_json(raw)
         return body, self.deps.contract.body_violations(CREATE, body)
 
     def _authorize(self, request: Request, operation_id: str) -> None:
@@ -154,21 +164,6 @@ class GenerationApi:
                 415, f"Content-Type must be application/json, got {shown}", operation_id=CREATE
             )
 
-    async def _read_body(self, request: Request) -> bytes:
-        limit = self.deps.settings.max_body_bytes
-        declared = request.headers.get("content-length", "")
-        too_large = self.deps.errors.error(413, f"The request body is larger than {limit} bytes", operation_id=CREATE)
-        if declared.isdigit() and int(declared) > limit:
-            raise too_large  # refused before reading a byte of it
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise too_large
-            chunks.append(chunk)
-        return b"".join(chunks)
-
     def _rejection(self, scenario: Scenario) -> ApiError:
         status = scenario.reject_status or 500
         details = {
@@ -190,7 +185,8 @@ class GenerationApi:
             speed=self.deps.settings.speed,
             failure=scenario.failure,
             stall=scenario.stall,
-            jitter=(((bits >> 64) & 0xFFFF) / 0xFFFF, (bits & 0xFFFF) / 0xFFFF),
+            # The low 48 bits of a version 4 UUID are random (the version and variant bits are higher up).
+            jitter=(((bits >> 16) & 0xFFFF) / 0xFFFF, (bits & 0xFFFF) / 0xFFFF),
         )
 
     def _find(self, raw_id: str, operation_id: str | None) -> Task:
@@ -216,30 +212,16 @@ def _id_source(seed: int | None) -> Callable[[], str]:
     return lambda: str(uuid.UUID(int=rng.getrandbits(128), version=4))
 
 
-class MalformedBody(ValueError):
-    """The body is not a JSON document. The message says where it goes wrong."""
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def _parse_json(raw: bytes) -> Any:
-    """The body as JSON, or a 400 that says what is wrong with it."""
-    if not raw.strip():
-        raise MalformedBody("The request body is empty; send a JSON object")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise MalformedBody(f"The request body is not UTF-8 text (bad byte at offset {exc.start})") from None
-    try:
-        return json.loads(text, parse_constant=_reject_constant)
-    except json.JSONDecodeError as exc:
-        raise MalformedBody(f"Malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
-    except RecursionError:
-        raise MalformedBody("Malformed JSON: nested too deeply") from None
-    except ValueError as exc:  # e.g. NaN, or an integer with too many digits
-        raise MalformedBody(f"Malformed JSON: {str(exc)[:120]}") from None
+def _usable_range(header: str) -> bool:
+    """A Range header Starlette can serve: ``bytes=`` and well-formed parts whose start is not past their end."""
+    unit, _, parts = header.partition("=")
+    if unit.strip().lower() != "bytes" or not parts.strip():
+        return False
+    for part in parts.split(","):
+        match = _RANGE_PART.fullmatch(part.strip())
+        if match is None or (match.group(2) and int(match.group(1)) > int(match.group(2))):
+            return False
+    return True
 
 
 def _effective_shot_type(body: Mapping[str, Any], fields: Mapping[str, Any]) -> Any:

@@ -12,7 +12,11 @@ Vocabulary = str  # a key of x-task-lifecycle.vocabularies in the spec; checked 
 ErrorPlacement = Literal["task_info", "top_level"]
 TimestampStyle = Literal["seconds", "micro"]
 
+LogLevel = Literal["critical", "error", "warning", "info", "debug", "trace"]
+
 ENV_PREFIX = "MOCK_"
+# Beyond these, timelines stop being representable: a task would last longer than the calendar.
+MIN_SPEED, MAX_SPEED = 0.001, 1_000_000.0
 T = TypeVar("T")
 
 
@@ -63,13 +67,16 @@ class Settings:
     max_body_bytes: int = 32 * 1024 * 1024
     public_url: str | None = None
     seed: int | None = None
-    log_level: str = "info"
+    log_level: LogLevel = "info"
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
             raise SettingsError(f"port must be between 0 and 65535, got {self.port}")
-        if not (math.isfinite(self.speed) and self.speed > 0):
-            raise SettingsError(f"speed must be a positive number, got {self.speed}")
+        if not (math.isfinite(self.speed) and MIN_SPEED <= self.speed <= MAX_SPEED):
+            raise SettingsError(
+                f"speed must be a positive number from {MIN_SPEED:g} to {MAX_SPEED:g}, got {self.speed}"
+            )
+        _check_choice("log_level", self.log_level, LogLevel)
         _check_choice("error_placement", self.error_placement, ErrorPlacement)
         _check_choice("timestamps", self.timestamps, TimestampStyle)
         for name in ("journal_size", "max_tasks", "max_body_bytes"):

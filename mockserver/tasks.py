@@ -27,6 +27,15 @@ class Phase(StrEnum):
         return self in (Phase.SUCCEEDED, Phase.FAILED)
 
 
+# The moves state_at can make. The spec states the lifecycle too (x-task-lifecycle); the app refuses
+# to start if the two disagree, so the documented lifecycle is the one the mock runs.
+INITIAL = Phase.QUEUED
+TRANSITIONS = {
+    Phase.QUEUED: frozenset({Phase.RUNNING, Phase.FAILED}),
+    Phase.RUNNING: frozenset({Phase.SUCCEEDED, Phase.FAILED}),
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Failure:
     """How a task fails: a documented error code, and the phase it fails from."""

@@ -1,0 +1,80 @@
+"""Reading request bodies safely: bounded in size, and parsed as strict JSON with readable errors."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from starlette.requests import Request
+
+# Unpaired surrogates can only come from \\uD800-style escapes: valid UTF-8 cannot encode them.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+class BodyTooLarge(ValueError):
+    """The body is larger than the limit."""
+
+
+class MalformedBody(ValueError):
+    """The body is not a JSON document. The message says where it goes wrong."""
+
+
+async def read_limited(request: Request, limit: int) -> bytes:
+    """The whole body, or :class:`BodyTooLarge` as soon as it passes ``limit`` bytes.
+
+    A declared Content-Length over the limit is refused before a byte is read.
+    """
+    declared = request.headers.get("content-length", "")
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge(f"The request body is larger than {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge(f"The request body is larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def parse_json(raw: bytes) -> Any:
+    """The body as JSON (UTF-8, no NaN or Infinity, no lone surrogates), or :class:`MalformedBody`."""
+    if not raw.strip():
+        raise MalformedBody("The request body is empty; send a JSON object")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise MalformedBody(f"The request body is not UTF-8 text (bad byte at offset {exc.start})") from None
+    try:
+        value = json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise MalformedBody(f"Malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+    except RecursionError:
+        raise MalformedBody("Malformed JSON: nested too deeply") from None
+    except ValueError as exc:  # NaN, Infinity, or an integer with too many digits
+        raise MalformedBody(f"Malformed JSON: {str(exc)[:120]}") from None
+    if _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(value):
+        raise MalformedBody("Malformed JSON: a \\u escape leaves a lone UTF-16 surrogate, which is not Unicode text")
+    return value
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
