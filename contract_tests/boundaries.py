@@ -91,11 +91,26 @@ def _field_edges(name: str, schema: Mapping[str, Any]) -> list[Edge]:
     if "enum" in schema:
         members = list(schema["enum"])
         found += [Edge(name, "enum", f"{name} = {_show(m)} (enum)", True, st.just(m)) for m in members]
+        found += [
+            Edge(name, "enum", f"{name} = {_show(v)} (not in the enum)", False, st.just(v)) for v in _gaps(members)
+        ]
         found.append(Edge(name, "enum", f"{name} outside the enum", False, _outside(members, types)))
     elif "boolean" in types:
         found += [Edge(name, "type", f"{name} = {_show(b)}", True, st.just(b)) for b in (True, False)]
 
-    if "maxLength" in schema and not custom_format:
+    if "maxLength" in schema and schema.get("format") == "uri":
+        limit = int(schema["maxLength"])
+        found += [
+            Edge(name, "maxLength", f"{name} a URL of {limit} characters (maxLength)", True, _url_of(limit)),
+            Edge(
+                name,
+                "maxLength",
+                f"{name} a URL of {limit + 1} characters (maxLength {limit})",
+                False,
+                _url_of(limit + 1),
+            ),
+        ]
+    elif "maxLength" in schema and not custom_format:
         limit = int(schema["maxLength"])
         found += [
             Edge(name, "maxLength", f"{name} of {limit} characters (maxLength)", True, texts(limit)),
@@ -158,6 +173,32 @@ def _field_edges(name: str, schema: Mapping[str, Any]) -> list[Edge]:
             )
         )
     return found
+
+
+def _url_of(length: int) -> st.SearchStrategy[str]:
+    """URLs of exactly ``length`` characters: a real URL, its path padded (or cut) to fit."""
+
+    def fit(url: str) -> str:
+        head = url.split("/", 3)
+        root = "/".join(head[:3]) + "/"
+        return root + (head[3] if len(head) > 3 else "").ljust(length - len(root), "a")[: length - len(root)]
+
+    return urls("mp3").map(fit)
+
+
+def _gaps(members: list[Any]) -> list[Any]:
+    """Every value a client could plausibly try instead: for a small integer enum, each integer of its
+    span (and one beyond each end) that it does not list; for strings, case and whitespace slips."""
+    integers = [m for m in members if isinstance(m, int) and not isinstance(m, bool)]
+    gaps: list[Any] = []
+    if integers and max(integers) - min(integers) <= 64:
+        gaps += [v for v in range(min(integers) - 1, max(integers) + 2) if v not in integers]
+    for member in members:
+        if isinstance(member, str):
+            gaps += [
+                v for v in (member.lower(), member.upper(), member + " ", "") if v not in members and v not in gaps
+            ]
+    return gaps
 
 
 def _outside(members: list[Any], types: list[str]) -> st.SearchStrategy[Any]:

@@ -30,6 +30,7 @@ class Profile:
         stateful_examples: Schemathesis create -> poll scenarios.
         lifecycle_tasks: Tasks followed from create to their end.
         derandomize: Run the same examples every time (CI wants that; ``full`` explores).
+        shrink: Look for the simplest failing example (only ever against a local target).
     """
 
     name: str
@@ -39,17 +40,18 @@ class Profile:
     stateful_examples: int
     lifecycle_tasks: int
     derandomize: bool
+    shrink: bool = True
 
 
 PROFILES = {
-    "smoke": Profile("smoke", 1, 3, 5, 3, 2, True),
-    "default": Profile("default", 2, 12, 40, 15, 4, True),
+    "smoke": Profile("smoke", 1, 3, 5, 3, 2, True, shrink=False),
+    "default": Profile("default", 3, 25, 100, 25, 6, True),
     "full": Profile("full", 10, 100, 300, 100, 12, False),
 }
 
 # A run against something other than the bundled mock may be paying per task: unless MAX_TASKS
 # says otherwise, it stops creating after this many accepted tasks.
-DEFAULT_EXTERNAL_MAX_TASKS = 150
+DEFAULT_EXTERNAL_MAX_TASKS = 200
 
 
 @dataclass(frozen=True, slots=True)

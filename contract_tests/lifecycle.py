@@ -36,8 +36,16 @@ class TaskWatcher:
     """Polls tasks until they end (or time out), checking the invariants on each answer."""
 
     def __init__(
-        self, target: Target, verdicts: Verdicts, lifecycle: Lifecycle, *, timeout: float, interval: float
+        self,
+        target: Target,
+        verdicts: Verdicts,
+        lifecycle: Lifecycle,
+        *,
+        timeout: float,
+        interval: float,
+        confirmations: int = 2,
     ) -> None:
+        self.confirmations = confirmations
         self.target = target
         self.verdicts = verdicts
         self.lifecycle = lifecycle
@@ -68,13 +76,19 @@ class TaskWatcher:
         return observation
 
     def follow(self, observations: list[Observation]) -> list[Observation]:
-        """Poll every observed task until all have ended or the timeout passes; check each answer."""
+        """Poll every observed task until all have ended or the timeout passes; check each answer.
+
+        A task seen in a terminal status is polled ``confirmations`` more times: terminal means final.
+        """
         active = [o for o in observations if _is_uuid(o.task_id)]
+        after_end = {o.task_id: 0 for o in active}
         deadline = time.monotonic() + self.timeout
         while active:
             for observation in list(active):
                 self._poll(observation)
-                if observation.phase in self.lifecycle.terminal or len(observation.violations) > 20:
+                if observation.phase in self.lifecycle.terminal:
+                    after_end[observation.task_id] += 1
+                if after_end[observation.task_id] > self.confirmations or len(observation.violations) > 20:
                     active.remove(observation)
             if not active:
                 break

@@ -38,7 +38,8 @@ class ContractPlugin:
         register_formats(self._spec)
         # Against a paid target every shrinking step may be a billed task, so only a local one shrinks.
         local = self.config.base_url is not None and "127.0.0.1" in self.config.base_url
-        phases = [Phase.explicit, Phase.generate] + ([Phase.shrink] if local else [])
+        shrink = local and self.config.profile.shrink
+        phases = [Phase.explicit, Phase.generate] + ([Phase.shrink] if shrink else [])
         settings.register_profile(
             HYPOTHESIS_PROFILE,
             deadline=None,

@@ -99,9 +99,10 @@ def violations_of(case: Any, response: schemathesis.Response, exchange: Exchange
     """Run Schemathesis' checks on one response; each failure becomes a violation."""
     try:
         case.validate_response(response, checks=checks)
-    except AssertionError as failure:  # a FailureGroup, or one Failure
-        leaves = _leaves(failure) if isinstance(failure, BaseExceptionGroup) else [failure]
-        return [_as_violation(leaf, exchange) for leaf in leaves]
+    except BaseExceptionGroup as group:  # Schemathesis' FailureGroup: every check that failed
+        return [_as_violation(leaf, exchange) for leaf in _leaves(group)]
+    except AssertionError as failure:
+        return [_as_violation(failure, exchange)]
     return []
 
 

@@ -175,7 +175,7 @@ class Target:
         return Exchange(
             method=request.method,
             url=str(request.url),
-            request_headers={k: self._mask(v) for k, v in request.headers.items()},
+            request_headers={k.decode("latin-1"): self._mask(v.decode("latin-1")) for k, v in request.headers.raw},
             request_body=content,
             status=status,
             response_headers={k.lower(): self._mask(v) for k, v in headers.items()},

@@ -1,0 +1,251 @@
+"""Deliberately broken variants of the mock, each breaking one rule of the contract.
+
+The contract suites must fail against every one of them, for the right reason, and pass against
+the real mock (tests/test_contract_catches.py). Each variant is the real mock plus one change: a
+spec that allows too much, a setting, or a rewrite of requests or responses.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import uvicorn
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from mockserver import Settings, create_app
+from mockserver.spec import ApiSpec
+
+SPEED = 200.0
+Transform = Callable[[dict[str, Any], Scope], dict[str, Any]]
+
+
+class RewriteResponses:
+    """Applies ``transform`` to every JSON response body (and optionally changes status or headers)."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        transform: Transform | None = None,
+        status: Callable[[int], int] | None = None,
+        content_type: str | None = None,
+    ) -> None:
+        self.app, self.transform, self.status, self.content_type = app, transform, status, content_type
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start: Message = {}
+        chunks: list[bytes] = []
+
+        async def capture(message: Message) -> None:
+            nonlocal start
+            if message["type"] == "http.response.start":
+                start = dict(message)
+                return
+            chunks.append(message.get("body", b""))
+            if message.get("more_body"):
+                return
+            body = b"".join(chunks)
+            headers = MutableHeaders(raw=list(start["headers"]))
+            if self.transform and headers.get("content-type", "").startswith("application/json"):
+                body = json.dumps(self.transform(json.loads(body), scope)).encode()
+            if self.status:
+                start["status"] = self.status(start["status"])
+            if self.content_type:
+                headers["content-type"] = self.content_type
+            headers["content-length"] = str(len(body))
+            start["headers"] = headers.raw
+            await send(start)
+            await send({"type": "http.response.body", "body": body})
+
+        await self.app(scope, receive, capture)
+
+
+class RewriteRequests:
+    """Changes the request before the mock sees it: its headers, its path, or the whole answer."""
+
+    def __init__(self, app: ASGIApp, change: Callable[[Scope], Scope]) -> None:
+        self.app, self.change = app, change
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(self.change(scope) if scope["type"] == "http" else scope, receive, send)
+
+
+def _spec_allowing(edit: Callable[[dict[str, Any]], None]) -> ApiSpec:
+    document = copy.deepcopy(dict(ApiSpec.load().document))
+    edit(document["components"]["schemas"]["GenerationRequest"]["properties"])
+    return ApiSpec(document)
+
+
+def _mock(spec: ApiSpec | None = None, **settings: Any) -> ASGIApp:
+    return create_app(Settings(speed=SPEED, **settings), spec=spec)
+
+
+def _info(transform: Callable[[dict[str, Any]], None]) -> Transform:
+    def apply(body: dict[str, Any], scope: Scope) -> dict[str, Any]:
+        if isinstance(body.get("task_info"), dict):
+            transform(body["task_info"])
+        return body
+
+    return apply
+
+
+def _drop_videos(body: dict[str, Any], scope: Scope) -> dict[str, Any]:
+    body.pop("videos", None)
+    return body
+
+
+class _NonUuidIds:
+    """Ids become ``task_<hex>`` on the way out and are turned back on the way in."""
+
+    def outgoing(self, body: dict[str, Any], scope: Scope) -> dict[str, Any]:
+        info = body.get("task_info")
+        if isinstance(info, dict) and isinstance(info.get("id"), str):
+            info["id"] = "task_" + uuid.UUID(info["id"]).hex
+        return body
+
+    def incoming(self, scope: Scope) -> Scope:
+        head, _, last = scope["path"].rpartition("/")
+        if last.startswith("task_"):
+            scope = {**scope, "path": f"{head}/{uuid.UUID(last[5:])}"}
+        return scope
+
+
+class _GoesBack:
+    """After a task has been shown finished once, its next polls say it is running again."""
+
+    def __init__(self) -> None:
+        self.finished: set[str] = set()
+
+    def __call__(self, body: dict[str, Any], scope: Scope) -> dict[str, Any]:
+        info = body.get("task_info")
+        if scope["method"] == "GET" and isinstance(info, dict) and info.get("status") in ("succeeded", "failed"):
+            if info["id"] in self.finished:
+                info["status"] = "running"
+                body.pop("videos", None)
+                info.pop("error", None)
+            self.finished.add(info["id"])
+        return body
+
+
+def _grant_missing_auth(scope: Scope) -> Scope:
+    headers = [(k, v) for k, v in scope["headers"] if k != b"authorization"]
+    return {**scope, "headers": [*headers, (b"authorization", b"Bearer granted-anyway")]}
+
+
+class _FailsOnNonAscii:
+    """A server bug: a prompt with non-ASCII text crashes it (500 before the mock sees the request)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        messages = []
+        while True:
+            message = await receive()
+            messages.append(message)
+            if not message.get("more_body"):
+                break
+        body = b"".join(m.get("body", b"") for m in messages)
+        try:
+            prompt = json.loads(body).get("prompt", "")
+        except (ValueError, AttributeError):
+            prompt = ""
+        if isinstance(prompt, str) and not prompt.isascii():
+            payload = b'{"detail": "Internal Server Error"}'
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 500,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"traceparent", b"00-" + b"1" * 32 + b"-" + b"2" * 16 + b"-01"),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": payload})
+            return
+
+        async def replay() -> Message:
+            return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+        await self.app(scope, replay, send)
+
+
+def build(name: str) -> ASGIApp:
+    """The named variant (see VARIANTS)."""
+    if name == "prompt-2001":
+        return _mock(_spec_allowing(lambda p: p["prompt"].update(maxLength=2001)))
+    if name == "seed-out-of-range":
+        return _mock(_spec_allowing(lambda p: p["seed"].update(minimum=-(2**40), maximum=2**40)))
+    if name == "duration-7":
+        return _mock(_spec_allowing(lambda p: p["duration"].update(enum=[5, 7, 10, 15])))
+    if name == "answers-200":
+        return RewriteResponses(_mock(), status=lambda s: 200 if s == 202 else s)
+    if name == "drops-task-id":
+        return RewriteResponses(_mock(), _info(lambda info: info.pop("id", None)))
+    if name == "non-uuid-id":
+        ids = _NonUuidIds()
+        return RewriteRequests(RewriteResponses(_mock(), ids.outgoing), ids.incoming)
+    if name == "unknown-status-word":
+        return RewriteResponses(
+            _mock(), _info(lambda info: info.update(status="generating") if info.get("status") == "running" else None)
+        )
+    if name == "leaves-terminal-state":
+        return RewriteResponses(_mock(), _GoesBack())
+    if name == "never-finishes":
+        return _mock(scenario="stall")
+    if name == "drops-videos":
+        return RewriteResponses(_mock(), _drop_videos)
+    if name == "no-auth":
+        return RewriteRequests(_mock(), _grant_missing_auth)
+    if name == "500-on-non-ascii":
+        return _FailsOnNonAscii(_mock())
+    if name == "wrong-content-type":
+        return RewriteResponses(_mock(), content_type="text/plain; charset=utf-8")
+    raise KeyError(name)
+
+
+VARIANTS = [
+    "prompt-2001",
+    "seed-out-of-range",
+    "duration-7",
+    "answers-200",
+    "drops-task-id",
+    "non-uuid-id",
+    "unknown-status-word",
+    "leaves-terminal-state",
+    "never-finishes",
+    "drops-videos",
+    "no-auth",
+    "500-on-non-ascii",
+    "wrong-content-type",
+]
+
+
+@contextmanager
+def serve(app: ASGIApp, port: int) -> Iterator[str]:
+    """Serve ``app`` with uvicorn on 127.0.0.1:``port`` in a thread, for as long as the block runs."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            if not thread.is_alive():
+                raise RuntimeError(f"the server on port {port} did not start")
+            threading.Event().wait(0.01)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
