@@ -20,9 +20,10 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mockserver import Settings, create_app
+from mockserver.image_rules import ImageRejected, ImageRules, check_image
 from mockserver.spec import ApiSpec
 
-SPEED = 200.0
+SPEED = 1000.0
 Transform = Callable[[dict[str, Any], Scope], dict[str, Any]]
 
 
@@ -83,6 +84,55 @@ def _spec_allowing(edit: Callable[[dict[str, Any]], None]) -> ApiSpec:
     document = copy.deepcopy(dict(ApiSpec.load().document))
     edit(document["components"]["schemas"]["GenerationRequest"]["properties"])
     return ApiSpec(document)
+
+
+def _spec_with_loose_images() -> ApiSpec:
+    document = copy.deepcopy(dict(ApiSpec.load().document))
+    rules = document["components"]["schemas"]["ImageInput"]["x-image-rules"]
+    rules.update(
+        {
+            "formats": ["JPEG", "PNG", "BMP", "WEBP", "GIF", "TIFF"],
+            "min-side": 1,
+            "max-side": 100_000,
+            "max-bytes": 10**9,
+            "png-transparency": True,
+        }
+    )
+    return ApiSpec(document)
+
+
+class _FailBadImagesLater:
+    """Accepts images that break the documented rules, but asks the mock to fail those tasks."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        rules = ApiSpec.load().schemas_with_extension("x-image-rules")["ImageInput"]["x-image-rules"]
+        self.rules = ImageRules.from_spec(rules)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        messages = []
+        while True:
+            message = await receive()
+            messages.append(message)
+            if not message.get("more_body"):
+                break
+        try:
+            body = json.loads(b"".join(m.get("body", b"") for m in messages))
+            for field in ("image", "last_frame"):
+                if isinstance(body, dict) and isinstance(body.get(field), str):
+                    check_image(body[field], self.rules)
+        except ImageRejected:
+            scope = {**scope, "headers": [*scope["headers"], (b"x-mock-scenario", b"fail=3001")]}
+        except ValueError:
+            pass
+
+        async def replay() -> Message:
+            return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+        await self.app(scope, replay, send)
 
 
 def _mock(spec: ApiSpec | None = None, **settings: Any) -> ASGIApp:
@@ -214,6 +264,14 @@ def build(name: str) -> ASGIApp:
         return _FailsOnNonAscii(_mock())
     if name == "wrong-content-type":
         return RewriteResponses(_mock(), content_type="text/plain; charset=utf-8")
+    if name == "bad-images-succeed":
+        return _mock(_spec_with_loose_images())
+    # Not broken: the docs leave open whether a bad image is refused at create or fails as a task.
+    if name == "bad-images-fail-later":
+        return _FailBadImagesLater(_mock(_spec_with_loose_images()))
+    # Not broken either: the other documented readings, and every task failing.
+    if name == "other-readings-and-failures":
+        return _mock(vocabulary="legacy", error_placement="top_level", timestamps="micro", scenario="fail=3005")
     raise KeyError(name)
 
 
@@ -231,6 +289,7 @@ VARIANTS = [
     "no-auth",
     "500-on-non-ascii",
     "wrong-content-type",
+    "bad-images-succeed",
 ]
 
 

@@ -83,6 +83,7 @@ EXPECTED: dict[str, tuple[set[str], set[str]]] = {
     "no-auth": ({"auth.required"}, {"schemathesis.ST201"}),
     "500-on-non-ascii": ({"server-error"}, {"create.accepts-valid", "create.rejects-invalid", "schemathesis.ST101"}),
     "wrong-content-type": ({"response.content-type"}, {"schemathesis.ST105"}),
+    "bad-images-succeed": ({"images.no-video-for-invalid-image"}, {"schemathesis.ST201"}),
 }
 # What each variant's violations must say, so that "failed" means "failed for this reason".
 WORDS = {
@@ -99,6 +100,7 @@ WORDS = {
     "no-auth": "was not refused with 401",
     "500-on-non-ascii": "The target answered 500",
     "wrong-content-type": "text/plain",
+    "bad-images-succeed": "An invalid image produced a video",
 }
 
 
@@ -142,6 +144,15 @@ def test_the_suites_pass_against_the_real_mock_with_the_default_profile(tmp_path
     assert report["duration_seconds"] < 60
     assert (tmp_path / "junit.xml").exists()
     assert "Contract run against the bundled mock" in run.output
+
+
+@pytest.mark.parametrize("variant", ["bad-images-fail-later", "other-readings-and-failures"])
+def test_what_the_contract_allows_passes(variant: str, tmp_path: Path) -> None:
+    """A bad image accepted and then failed; the legacy words, a top-level error, microsecond
+    timestamps, and every task failing: all within the contract."""
+    run = run_against(build(variant), tmp_path)
+    assert run.code == 0, run.output[-3000:]
+    assert run.report["verdict"] == "PASSED"
 
 
 def test_max_tasks_stops_the_run_before_the_cap_is_passed(tmp_path: Path) -> None:
