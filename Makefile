@@ -9,7 +9,7 @@ PORT ?= 8000
 SPEED ?= 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install mock test check lint typecheck spec-lint contract clean
+.PHONY: help install mock test check lint typecheck spec-lint contract live drift clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -36,6 +36,15 @@ test: $(STAMP)  ## Run the checks and the whole test suite
 # is never echoed into a recipe line.
 contract: $(STAMP)  ## Check a target against the contract (default: the bundled mock; BASE_URL=... API_KEY=...)
 	@$(BIN)/spark-contract
+
+# The key comes from MULEROUTER_API_KEY in the environment only. BASE_URL, ALLOW_SPEND, ALLOW_TASKS,
+# DRY_RUN, RECORD, PRICE_PER_SECOND, RATE, TASK_TIMEOUT and REPORT_DIR are read from the environment too.
+live: $(STAMP)  ## A live conformance run under the spend guard (DRY_RUN=1 prints the plan)
+	@$(BIN)/spark-live
+
+drift: $(STAMP)  ## Replay a recorded live run against the mock: make drift CASSETTE=<file> [FOLLOW=1]
+	@test -n "$(CASSETTE)" || { echo "make drift needs CASSETTE=<file>"; exit 2; }
+	@$(BIN)/spark-drift "$(CASSETTE)"
 
 check: lint typecheck spec-lint  ## ruff, mypy and the OpenAPI validator
 

@@ -28,6 +28,16 @@ _JSON_VALUES: dict[str, st.SearchStrategy[Any]] = {
     "array": st.lists(st.integers(), max_size=3),
     "object": st.dictionaries(st.text(max_size=5), st.integers(), max_size=3),
 }
+_WRONG_SAMPLES: dict[str, Any] = {
+    "string": "5",
+    "integer": 5,
+    "number": 1.5,
+    "boolean": True,
+    "null": None,
+    "array": [1],
+    "object": {"a": 1},
+}
+SAMPLE_URL = "https://example.com/media/sample.mp3"
 NOT_URIS = ["not a uri", "://no-scheme.example/a.mp3", "http://exa mple.com/a b.mp3", "https://example.com/%zz"]
 
 
@@ -40,7 +50,8 @@ class Edge:
         rule: The JSON Schema keyword it tests (``maxLength``, ``minimum``, ``enum``, ``type``, ``required``...).
         label: What the example is, in words.
         valid: Whether the contract says the target must accept it.
-        values: Values for the field; ``None`` means the field is left out.
+        values: Values for the field, for Hypothesis; ``None`` means the field is left out.
+        samples: A few fixed values from ``values``, for runs that plan every request in advance.
     """
 
     field: str
@@ -48,6 +59,7 @@ class Edge:
     label: str
     valid: bool
     values: st.SearchStrategy[Any] | None = dataclasses.field(default=None, compare=False)
+    samples: tuple[Any, ...] = dataclasses.field(default=(), compare=False)
 
     @property
     def id(self) -> str:
@@ -68,7 +80,7 @@ def edges(spec: ApiSpec) -> list[Edge]:
     schema = spec.request_schema(CREATE_OPERATION)
     found: list[Edge] = []
     for name in schema.get("required", []):
-        found.append(Edge(name, "required", f"{name} left out (required)", False, None))
+        found.append(Edge(name, "required", f"{name} left out (required)", False, None, (None,)))
     for name, raw in schema.get("properties", {}).items():
         found += _field_edges(name, _flatten(spec, raw))
     return found
@@ -90,77 +102,113 @@ def _field_edges(name: str, schema: Mapping[str, Any]) -> list[Edge]:
 
     if "enum" in schema:
         members = list(schema["enum"])
-        found += [Edge(name, "enum", f"{name} = {_show(m)} (enum)", True, st.just(m)) for m in members]
-        found += [
-            Edge(name, "enum", f"{name} = {_show(v)} (not in the enum)", False, st.just(v)) for v in _gaps(members)
-        ]
-        found.append(Edge(name, "enum", f"{name} outside the enum", False, _outside(members, types)))
+        found += [_exact(name, "enum", f"{name} = {_show(m)} (enum)", True, m) for m in members]
+        found += [_exact(name, "enum", f"{name} = {_show(v)} (not in the enum)", False, v) for v in _gaps(members)]
+        far = [v for v in ("not-a-member", 10**6) if not any(_same(v, m) for m in members)]
+        found.append(Edge(name, "enum", f"{name} outside the enum", False, _outside(members, types), tuple(far[:1])))
     elif "boolean" in types:
-        found += [Edge(name, "type", f"{name} = {_show(b)}", True, st.just(b)) for b in (True, False)]
+        found += [_exact(name, "type", f"{name} = {_show(b)}", True, b) for b in (True, False)]
 
     if "maxLength" in schema and schema.get("format") == "uri":
         limit = int(schema["maxLength"])
         found += [
-            Edge(name, "maxLength", f"{name} a URL of {limit} characters (maxLength)", True, _url_of(limit)),
+            Edge(
+                name,
+                "maxLength",
+                f"{name} a URL of {limit} characters (maxLength)",
+                True,
+                _url_of(limit),
+                (_fit_url(SAMPLE_URL, limit),),
+            ),
             Edge(
                 name,
                 "maxLength",
                 f"{name} a URL of {limit + 1} characters (maxLength {limit})",
                 False,
                 _url_of(limit + 1),
+                (_fit_url(SAMPLE_URL, limit + 1),),
             ),
         ]
     elif "maxLength" in schema and not custom_format:
         limit = int(schema["maxLength"])
         found += [
-            Edge(name, "maxLength", f"{name} of {limit} characters (maxLength)", True, texts(limit)),
+            Edge(name, "maxLength", f"{name} of {limit} characters (maxLength)", True, texts(limit), ("a" * limit,)),
             Edge(
                 name,
                 "maxLength",
                 f"{name} of {limit} multi-byte characters (maxLength)",
                 True,
                 texts(limit, multibyte_only=True),
+                ("猫" * limit, "🐈" * limit),
             ),
-            Edge(name, "maxLength", f"{name} of {limit + 1} characters (maxLength {limit})", False, texts(limit + 1)),
+            Edge(
+                name,
+                "maxLength",
+                f"{name} of {limit + 1} characters (maxLength {limit})",
+                False,
+                texts(limit + 1),
+                ("a" * (limit + 1),),
+            ),
             Edge(
                 name,
                 "maxLength",
                 f"{name} of {limit + 1} multi-byte characters (maxLength {limit})",
                 False,
                 texts(limit + 1, multibyte_only=True),
+                ("猫" * (limit + 1),),
             ),
         ]
     if int(schema.get("minLength", 0)) > 0:
         limit = int(schema["minLength"])
         if not custom_format:
-            found.append(Edge(name, "minLength", f"{name} of {limit} characters (minLength)", True, texts(limit)))
+            found.append(
+                Edge(name, "minLength", f"{name} of {limit} characters (minLength)", True, texts(limit), ("a" * limit,))
+            )
         found.append(
-            Edge(name, "minLength", f"{name} of {limit - 1} characters (minLength {limit})", False, texts(limit - 1))
+            Edge(
+                name,
+                "minLength",
+                f"{name} of {limit - 1} characters (minLength {limit})",
+                False,
+                texts(limit - 1),
+                ("a" * (limit - 1),),
+            )
         )
 
     if "integer" in types and "enum" not in schema:
         low, high = schema.get("minimum"), schema.get("maximum")
         if low is not None:
             found += [
-                Edge(name, "minimum", f"{name} = {low} (minimum)", True, st.just(low)),
-                Edge(name, "minimum", f"{name} = {low - 1} (minimum {low})", False, st.just(low - 1)),
-                Edge(name, "minimum", f"{name} below {low}", False, st.integers(max_value=low - 1)),
+                _exact(name, "minimum", f"{name} = {low} (minimum)", True, low),
+                _exact(name, "minimum", f"{name} = {low - 1} (minimum {low})", False, low - 1),
+                Edge(name, "minimum", f"{name} below {low}", False, st.integers(max_value=low - 1), (low - 2**40,)),
             ]
         if high is not None:
             found += [
-                Edge(name, "maximum", f"{name} = {high} (maximum)", True, st.just(high)),
-                Edge(name, "maximum", f"{name} = {high + 1} (maximum {high})", False, st.just(high + 1)),
-                Edge(name, "maximum", f"{name} above {high}", False, st.integers(min_value=high + 1)),
+                _exact(name, "maximum", f"{name} = {high} (maximum)", True, high),
+                _exact(name, "maximum", f"{name} = {high + 1} (maximum {high})", False, high + 1),
+                Edge(name, "maximum", f"{name} above {high}", False, st.integers(min_value=high + 1), (high + 2**40,)),
             ]
         if low is not None and high is not None:
-            found.append(Edge(name, "minimum", f"{name} within [{low}, {high}]", True, st.integers(low, high)))
+            found.append(
+                Edge(
+                    name,
+                    "minimum",
+                    f"{name} within [{low}, {high}]",
+                    True,
+                    st.integers(low, high),
+                    ((low + high) // 2,),
+                )
+            )
 
     if schema.get("format") == "uri":
-        found.append(Edge(name, "format", f"{name} a URL (format uri)", True, urls("mp3")))
-        found.append(Edge(name, "format", f"{name} not a URI (format uri)", False, st.sampled_from(NOT_URIS)))
+        found.append(Edge(name, "format", f"{name} a URL (format uri)", True, urls("mp3"), (SAMPLE_URL,)))
+        found.append(
+            Edge(name, "format", f"{name} not a URI (format uri)", False, st.sampled_from(NOT_URIS), tuple(NOT_URIS))
+        )
 
     if "null" in types and "enum" not in schema:
-        found.append(Edge(name, "type", f"{name} = null", True, st.just(None)))
+        found.append(_exact(name, "type", f"{name} = null", True, None))
     wrong = [t for t in _JSON_VALUES if t not in types and not (t == "integer" and "number" in types)]
     if wrong:
         found.append(
@@ -170,20 +218,26 @@ def _field_edges(name: str, schema: Mapping[str, Any]) -> list[Edge]:
                 f"{name} of a wrong JSON type ({', '.join(wrong)})",
                 False,
                 st.one_of(*(_JSON_VALUES[t] for t in wrong)),
+                tuple(_WRONG_SAMPLES[t] for t in wrong),
             )
         )
     return found
 
 
+def _exact(name: str, rule: str, label: str, valid: bool, value: Any) -> Edge:
+    return Edge(name, rule, label, valid, st.just(value), (value,))
+
+
+def _fit_url(url: str, length: int) -> str:
+    """``url`` with its path padded (or cut) to exactly ``length`` characters."""
+    head = url.split("/", 3)
+    root = "/".join(head[:3]) + "/"
+    return root + (head[3] if len(head) > 3 else "").ljust(length - len(root), "a")[: length - len(root)]
+
+
 def _url_of(length: int) -> st.SearchStrategy[str]:
-    """URLs of exactly ``length`` characters: a real URL, its path padded (or cut) to fit."""
-
-    def fit(url: str) -> str:
-        head = url.split("/", 3)
-        root = "/".join(head[:3]) + "/"
-        return root + (head[3] if len(head) > 3 else "").ljust(length - len(root), "a")[: length - len(root)]
-
-    return urls("mp3").map(fit)
+    """URLs of exactly ``length`` characters."""
+    return urls("mp3").map(lambda url: _fit_url(url, length))
 
 
 def _gaps(members: list[Any]) -> list[Any]:

@@ -8,10 +8,21 @@ has reached the cap: the count can never pass it.
 from __future__ import annotations
 
 import threading
+from typing import Protocol
 
 
 class BudgetExhausted(Exception):
-    """The run has as many accepted tasks as it may have; it sends no more creates."""
+    """The run may not send this create: it could pass the run's cap."""
+
+
+class CreateGuard(Protocol):
+    """What a :class:`~contract_tests.target.Target` asks before, and tells after, every create."""
+
+    def before_create(self, content: bytes | None, *, meant_to_be_rejected: bool) -> None: ...
+
+    def after_create(
+        self, status: int, content: bytes | None, response_body: bytes, *, meant_to_be_rejected: bool
+    ) -> None: ...
 
 
 class TaskBudget:
@@ -24,7 +35,7 @@ class TaskBudget:
         self.refused = 0
         self._lock = threading.Lock()
 
-    def before_create(self) -> None:
+    def before_create(self, content: bytes | None = None, *, meant_to_be_rejected: bool = False) -> None:
         """Raise :class:`BudgetExhausted` if one more accepted task could pass the cap."""
         with self._lock:
             if self.max_tasks is not None and self.accepted >= self.max_tasks:
@@ -34,7 +45,14 @@ class TaskBudget:
                     f"({self.accepted} tasks accepted so far)"
                 )
 
-    def after_create(self, status: int, *, meant_to_be_rejected: bool = False) -> None:
+    def after_create(
+        self,
+        status: int,
+        content: bytes | None = None,
+        response_body: bytes = b"",
+        *,
+        meant_to_be_rejected: bool = False,
+    ) -> None:
         """Count the answer to a create: any 2xx means the target accepted (and may bill) a task."""
         if 200 <= status < 300:
             with self._lock:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -44,8 +45,10 @@ class TaskWatcher:
         timeout: float,
         interval: float,
         confirmations: int = 2,
+        on_poll: Callable[[Observation], None] | None = None,
     ) -> None:
         self.confirmations = confirmations
+        self.on_poll = on_poll
         self.target = target
         self.verdicts = verdicts
         self.lifecycle = lifecycle
@@ -86,6 +89,8 @@ class TaskWatcher:
         while active:
             for observation in list(active):
                 self._poll(observation)
+                if self.on_poll is not None:
+                    self.on_poll(observation)
                 if observation.phase in self.lifecycle.terminal:
                     after_end[observation.task_id] += 1
                 if after_end[observation.task_id] > self.confirmations or len(observation.violations) > 20:

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from contract_tests.budget import TaskBudget
+from contract_tests.budget import CreateGuard
 from mockserver.journal import summarize
 from mockserver.spec import ApiSpec
 
@@ -78,12 +78,20 @@ class Target:
     Args:
         base_url: Where the API is (the create path is appended to it).
         api_key: The bearer token. It is sent, and masked everywhere it could be shown.
-        budget: Guards every create.
+        budget: Guards every create (a task count for the suites, money for live runs).
         spec: The contract, for the operations' paths.
         timeout: Seconds one request may take.
     """
 
-    def __init__(self, base_url: str, api_key: str, budget: TaskBudget, spec: ApiSpec, timeout: float = 60.0) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        budget: CreateGuard,
+        spec: ApiSpec,
+        timeout: float = 60.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.api_key = api_key
         self.budget = budget
@@ -92,7 +100,9 @@ class Target:
         self.sent = 0
         self.creates = 0
         self.history: list[Exchange] = []
-        self._client = httpx.Client(timeout=timeout, headers={"User-Agent": "wan-spark-contract/0.1"})
+        self._client = httpx.Client(
+            timeout=timeout, headers={"User-Agent": "wan-spark-contract/0.1"}, transport=transport
+        )
 
     def close(self) -> None:
         self._client.close()
@@ -141,7 +151,7 @@ class Target:
             httpx.URL(self.base_url).path.rstrip("/") + self.create_path
         )
         if is_create:
-            self.budget.before_create()
+            self.budget.before_create(content, meant_to_be_rejected=meant_to_be_rejected)
             self.creates += 1
         self.sent += 1
         started = time.monotonic()
@@ -157,7 +167,7 @@ class Target:
             self.history.append(exchange)
             raise TargetUnreachable(exchange) from None
         if is_create:
-            self.budget.after_create(response.status_code, meant_to_be_rejected=meant_to_be_rejected)
+            self.budget.after_create(response.status_code, content, body, meant_to_be_rejected=meant_to_be_rejected)
         exchange = self._exchange(request, content, response.status_code, dict(response.headers), body, started)
         self.history.append(exchange)
         del self.history[:-50]  # the last few exchanges are enough to explain a failure

@@ -86,7 +86,7 @@ def _spec_allowing(edit: Callable[[dict[str, Any]], None]) -> ApiSpec:
     return ApiSpec(document)
 
 
-def _spec_with_loose_images() -> ApiSpec:
+def spec_with_loose_images() -> ApiSpec:
     document = copy.deepcopy(dict(ApiSpec.load().document))
     rules = document["components"]["schemas"]["ImageInput"]["x-image-rules"]
     rules.update(
@@ -101,7 +101,7 @@ def _spec_with_loose_images() -> ApiSpec:
     return ApiSpec(document)
 
 
-class _FailBadImagesLater:
+class FailBadImagesLater:
     """Accepts images that break the documented rules, but asks the mock to fail those tasks."""
 
     def __init__(self, app: ASGIApp) -> None:
@@ -265,10 +265,10 @@ def build(name: str) -> ASGIApp:
     if name == "wrong-content-type":
         return RewriteResponses(_mock(), content_type="text/plain; charset=utf-8")
     if name == "bad-images-succeed":
-        return _mock(_spec_with_loose_images())
+        return _mock(spec_with_loose_images())
     # Not broken: the docs leave open whether a bad image is refused at create or fails as a task.
     if name == "bad-images-fail-later":
-        return _FailBadImagesLater(_mock(_spec_with_loose_images()))
+        return FailBadImagesLater(_mock(spec_with_loose_images()))
     # Not broken either: the other documented readings, and every task failing.
     if name == "other-readings-and-failures":
         return _mock(vocabulary="legacy", error_placement="top_level", timestamps="micro", scenario="fail=3005")

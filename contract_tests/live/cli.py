@@ -1,0 +1,169 @@
+"""``spark-live`` (a live conformance run) and ``spark-drift`` (a recording against the mock).
+
+The key is read from ``MULEROUTER_API_KEY`` only. Exit codes: 0 the target honours the contract
+(or, for drift, no difference), 1 violations (or differences), 2 a usage or configuration error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from contract_tests.checks import Verdicts
+from contract_tests.lifecycle import TaskWatcher
+from contract_tests.live import drift
+from contract_tests.live.cassette import Recorder, load
+from contract_tests.live.config import LiveConfig, LiveConfigError
+from contract_tests.live.observations import answer_questions
+from contract_tests.live.pacing import PacedTarget
+from contract_tests.live.plan import Probe, build_plan
+from contract_tests.live.reporting import LiveReport, now
+from contract_tests.live.run import LiveRun
+from contract_tests.live.spend import AuditLog, CostModel, SpendGuard
+from contract_tests.target import MASK
+from mockserver import Settings
+from mockserver.settings import SettingsError
+from mockserver.spec import ApiSpec
+
+
+def live_main(argv: Sequence[str] | None = None) -> int:
+    """Run the live plan against the target (or print it, with ``--dry-run``)."""
+    parser = argparse.ArgumentParser(prog="spark-live", description="A live conformance run under a spend guard.")
+    parser.add_argument("--dry-run", action="store_true", default=None, help="print the plan; send nothing")
+    parser.add_argument("--base-url", help="the API (default https://api.mulerouter.ai)")
+    parser.add_argument("--allow-spend", type=float, help="dollars the run may spend on paid generations")
+    parser.add_argument("--allow-tasks", type=int, help="paid generations the run may create")
+    parser.add_argument("--price", type=float, help="dollars per second of output video")
+    parser.add_argument("--record", nargs="?", const="1", help="record a cassette (to a file or fixtures/cassettes)")
+    parser.add_argument("--report-dir", help="where the reports go (default reports/live)")
+    args = parser.parse_args(argv)
+    try:
+        config = LiveConfig.from_env(
+            os.environ,
+            dry_run=args.dry_run,
+            base_url=args.base_url,
+            allow_spend=args.allow_spend,
+            allow_tasks=args.allow_tasks,
+            price=args.price,
+            record=args.record,
+            report_dir=args.report_dir,
+        )
+    except LiveConfigError as exc:
+        sys.stderr.write(f"spark-live: {exc}\n")
+        return 2
+    spec = ApiSpec.load()
+    plan = build_plan(spec)
+    cost = CostModel.from_spec(spec, config.price_per_second)
+    if config.dry_run:
+        sys.stdout.write(describe_plan(plan, cost, config))
+        return 0
+    try:
+        return _run(config, spec, plan, cost)
+    except Exception as exc:  # a last guard: no exception text may carry the key out
+        message = f"spark-live: the run stopped: {type(exc).__name__}: {exc}\n"
+        sys.stderr.write(message.replace(config.api_key, MASK))
+        return 1
+
+
+def _run(config: LiveConfig, spec: ApiSpec, plan: list[Probe], cost: CostModel) -> int:
+    started, clock = now(), time.monotonic()
+    audit = AuditLog(config.report_dir / "audit.jsonl")
+    guard = SpendGuard(
+        config.allow_spend, cost, max_tasks=config.allow_tasks, audit=audit, max_accidents=config.max_accidents
+    )
+    target = PacedTarget(config.base_url, config.api_key, guard, spec, rate=config.rate, max_retries=config.max_retries)
+    recorder = None
+    if config.record is not None:
+        recorder = Recorder(config.base_url, str(spec.document["info"]["version"]), lambda: guard.probe)
+        target.listeners.append(recorder)
+    verdicts = Verdicts(spec, config.base_url)
+    watcher = TaskWatcher(target, verdicts, spec.lifecycle, timeout=config.task_timeout, interval=config.poll_interval)
+    sys.stdout.write(
+        f"spark-live: {len(plan)} probes against {config.base_url}; ALLOW_SPEND=${config.allow_spend:.2f}\n"
+    )
+    try:
+        results = LiveRun(target, guard, verdicts, watcher).run(plan)
+    finally:
+        audit.close()
+        target.close()
+    cassette = recorder.save(config.record, config.api_key) if recorder and config.record else None
+    report = LiveReport(
+        config=config,
+        results=results,
+        answers=answer_questions(results, spec, target.stats),
+        guard=guard,
+        stats=target.stats,
+        requests_sent=target.sent,
+        started_at=started,
+        duration=time.monotonic() - clock,
+        audit_path=audit.path if guard.tasks else None,
+        cassette_path=cassette,
+    )
+    paths = report.write(config.report_dir)
+    sys.stdout.write(report.summary() + "\n\nReports: " + ", ".join(map(str, paths)) + "\n")
+    return report.exit_code
+
+
+def describe_plan(plan: list[Probe], cost: CostModel, config: LiveConfig) -> str:
+    """What a dry run prints: every planned request, what it may cost, and the worst case."""
+    lines = [
+        f"Dry run: nothing is sent. Plan against {config.base_url}, ALLOW_SPEND=${config.allow_spend:.2f}"
+        + (f", ALLOW_TASKS={config.allow_tasks}" if config.allow_tasks is not None else "")
+        + ":",
+        "",
+    ]
+    left, paid_tasks, planned, worst_accident = config.allow_spend, 0, 0.0, 0.0
+    for number, probe in enumerate(plan, 1):
+        price = cost.cost(probe.content) if probe.kind == "create" else 0.0
+        if probe.paid:
+            fits = price <= left + 1e-9 and (config.allow_tasks is None or paid_tasks < config.allow_tasks)
+            if fits:
+                left -= price
+                paid_tasks += 1
+                planned += price
+            note = f"PAID ${price:.2f}" if fits else f"not sent: needs ${price:.2f} more of ALLOW_SPEND"
+        elif probe.kind == "create":
+            worst_accident = max(worst_accident, price)
+            note = f"free if refused; ${price:.2f} if wrongly accepted"
+        else:
+            note = "free"
+        lines.append(f"{number:>4}. {probe.kind.upper():6} {probe.expect:14} {probe.title[:70]:70} {note}")
+    # Requests that must be rejected go first; one wrongly accepted is charged against ALLOW_SPEND,
+    # so paid generations then get what is left. Hence the bound below.
+    worst_total = max(min(config.allow_spend, planned + worst_accident), worst_accident)
+    lines += [
+        "",
+        f"Planned spend: ${planned:.2f} on {paid_tasks} paid generations.",
+        f"If the target wrongly accepts a request that must be rejected, that costs at most ${worst_accident:.2f}; "
+        "it is charged against ALLOW_SPEND and the run sends no more such requests.",
+        f"Worst-case total: ${worst_total:.2f}.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def drift_main(argv: Sequence[str] | None = None) -> int:
+    """Replay a cassette against the mock and report the differences."""
+    parser = argparse.ArgumentParser(prog="spark-drift", description="Compare a recorded live run with the mock.")
+    parser.add_argument("cassette", type=Path, help="a cassette written by spark-live --record")
+    parser.add_argument("--follow", action="store_true", help="configure the mock to follow the recording")
+    parser.add_argument("--report-dir", type=Path, default=Path(os.environ.get("REPORT_DIR") or "reports/drift"))
+    args = parser.parse_args(argv)
+    try:
+        document = load(args.cassette)
+        spec = ApiSpec.load()
+        overrides: dict[str, str] = {}
+        if args.follow or os.environ.get("FOLLOW", "").lower() in ("1", "true", "yes"):
+            overrides = {k.removeprefix("MOCK_").lower(): v for k, v in drift.follow_settings(document, spec).items()}
+        settings = Settings.from_env(os.environ, **overrides)
+    except (OSError, ValueError, SettingsError) as exc:
+        sys.stderr.write(f"spark-drift: {exc}\n")
+        return 2
+    report = drift.replay(document, spec, settings, cassette_name=str(args.cassette))
+    paths = drift.write(report, args.report_dir)
+    sys.stdout.write(report.summary() + "\n\nReports: " + ", ".join(map(str, paths)) + "\n")
+    return report.exit_code

@@ -1,0 +1,348 @@
+"""Drift: replay a recorded live run against the mock and report every way the mock answers differently.
+
+The mock runs in-process on a manual clock. Before each recorded poll, its clock is moved to the
+moment its own task reaches the status the recording showed (if it ever does), so that the
+comparison is about what the target says, not about how long generation takes.
+
+Compared, call by call: the status code, the content type, the shape of the body (its keys and
+value types, not its values), error codes, status words, and the API's own headers. Then, task by
+task, the sequence of status words.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from starlette.testclient import TestClient
+
+from contract_tests.live.cassette import final_attempts, sha256_of
+from contract_tests.live.plan import Probe, build_plan
+from mockserver import Settings, create_app
+from mockserver.clock import ManualClock
+from mockserver.payloads import video_path
+from mockserver.spec import ApiSpec
+from mockserver.tasks import Phase, state_at
+
+API_HEADERS = ("traceparent", "retry-after", "allow", "www-authenticate")
+MOCK_KEY = "drift-replay"
+
+
+@dataclass
+class Difference:
+    """One way the mock answered a recorded call differently from the target."""
+
+    call: int
+    probe: str
+    aspect: str
+    recorded: str
+    mock: str
+
+
+@dataclass
+class DriftReport:
+    """The differences between a recording and the mock, and how to make the mock follow the recording."""
+
+    cassette: str
+    target: str
+    settings: dict[str, str]
+    follow: dict[str, str]
+    calls: int
+    differences: list[Difference] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.differences else 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "verdict": "DRIFT" if self.differences else "NO DRIFT"}
+
+    def markdown(self) -> str:
+        verdict = f"**{len(self.differences)} differences**" if self.differences else "**No drift**"
+        lines = [f"# Drift: {self.cassette} against the mock", "", verdict, ""]
+        lines += [f"Recorded against {self.target}; {self.calls} calls replayed.", ""]
+        settings = " ".join(f"`{k}={v}`" for k, v in self.settings.items()) or "the defaults"
+        lines += [f"Mock settings: {settings}.", ""]
+        if self.follow:
+            lines += [
+                "To make the mock follow this recording: "
+                + " ".join(f"`{k}={v}`" for k, v in self.follow.items())
+                + " (or `FOLLOW=1`).",
+                "",
+            ]
+        if self.differences:
+            lines += ["| Call | Probe | Aspect | Recorded | Mock |", "|---|---|---|---|---|"]
+            for d in self.differences:
+                lines.append(f"| {d.call} | `{d.probe}` | {d.aspect} | {_cell(d.recorded)} | {_cell(d.mock)} |")
+        return "\n".join(lines) + "\n"
+
+    def summary(self) -> str:
+        lines = [
+            f"Drift between {self.cassette} and the mock: {len(self.differences)} differences in {self.calls} calls"
+        ]
+        by_aspect: dict[str, int] = {}
+        for d in self.differences:
+            by_aspect[d.aspect] = by_aspect.get(d.aspect, 0) + 1
+        lines += [f"  {aspect}: {count}" for aspect, count in sorted(by_aspect.items())]
+        lines += [
+            f"  call {d.call} ({d.probe}) {d.aspect}: recorded {d.recorded} | mock {d.mock}"
+            for d in self.differences[:25]
+        ]
+        if len(self.differences) > 25:
+            lines.append(f"  ... and {len(self.differences) - 25} more in the report")
+        if self.follow:
+            lines.append("To follow the recording: " + " ".join(f"{k}={v}" for k, v in self.follow.items()))
+        return "\n".join(lines)
+
+
+def follow_settings(document: dict[str, Any], spec: ApiSpec) -> dict[str, str]:
+    """The ``MOCK_*`` settings under which the mock would say what the recording showed."""
+    words: set[str] = set()
+    follow: dict[str, str] = {}
+    for interaction in final_attempts(document):
+        body = interaction["response"]["body"]
+        if not isinstance(body, dict) or not isinstance(body.get("task_info"), dict):
+            continue
+        info = body["task_info"]
+        if isinstance(info.get("status"), str):
+            words.add(info["status"])
+        if isinstance(body.get("error"), dict) and not isinstance(info.get("error"), dict):
+            follow["MOCK_ERROR_PLACEMENT"] = "top_level"
+        if "." in str(info.get("created_at", "")):
+            follow["MOCK_TIMESTAMPS"] = "micro"
+    for name, vocabulary in spec.lifecycle.vocabularies.items():
+        if words and words <= set(vocabulary.values()):
+            follow["MOCK_VOCABULARY"] = name
+            break
+    return dict(sorted(follow.items()))
+
+
+def replay(document: dict[str, Any], spec: ApiSpec, settings: Settings, cassette_name: str = "") -> DriftReport:
+    """Replay the final attempt of every recorded call against a fresh mock; return the differences."""
+    plan = {probe.id: probe for probe in build_plan(spec)}
+    clock = ManualClock()
+    app = create_app(settings, clock=clock, spec=spec)
+    create_path = spec.operation("createGeneration").path
+    poll_prefix = spec.operation("getGeneration").path.replace("{task_id}", "")
+    phase_of = {w: p for vocab in spec.lifecycle.vocabularies.values() for p, w in vocab.items()}
+    report = DriftReport(
+        cassette=cassette_name,
+        target=str(document.get("target", "")),
+        settings={k: str(v) for k, v in _changed(settings).items()},
+        follow=follow_settings(document, spec),
+        calls=0,
+    )
+    ids: dict[str, str] = {}
+    lost: dict[str, list[int]] = {}  # tasks the target created and the mock did not: their calls, unreplayed
+    sequences: dict[str, tuple[list[str], list[str]]] = {}
+    with TestClient(app, base_url="http://mock", raise_server_exceptions=False) as client:
+        for interaction in final_attempts(document):
+            report.calls += 1
+            call, probe_id = interaction["call"], interaction["probe"]
+            request, recorded = interaction["request"], interaction["response"]
+            probe = plan.get(probe_id)
+            headers = _headers(probe)
+            if request["method"] == "POST" and request["path"].endswith(create_path):
+                if probe is None or sha256_of(probe.content) != request.get("body_sha256"):
+                    report.differences.append(
+                        Difference(
+                            call,
+                            probe_id,
+                            "request",
+                            "recorded request",
+                            "cannot be rebuilt: the plan changed since the recording",
+                        )
+                    )
+                    continue
+                answer = client.post(
+                    create_path, content=probe.content, headers={"Content-Type": "application/json", **headers}
+                )
+                recorded_id, mock_id = _task_id(recorded["body"]), _task_id(_json(answer.content))
+                if recorded_id and mock_id:
+                    ids[recorded_id] = mock_id
+                elif recorded_id:
+                    lost[recorded_id] = []
+            elif request["method"] == "GET" and poll_prefix in request["path"]:
+                recorded_id = request["path"].rsplit("/", 1)[-1]
+                if recorded_id in lost:
+                    lost[recorded_id].append(call)
+                    continue
+                mock_id = ids.get(recorded_id, recorded_id)
+                word = _status_word(recorded["body"])
+                if mock_id in ids.values() and word in phase_of:
+                    _align(app, clock, mock_id, Phase(phase_of[word]))
+                answer = client.get(f"{poll_prefix}{mock_id}", headers=headers)
+                if recorded_id in ids:
+                    mock_word = _status_word(_json(answer.content))
+                    recorded_words, mock_words = sequences.setdefault(recorded_id, ([], []))
+                    recorded_words.append(word or "?")
+                    mock_words.append(mock_word or "?")
+            elif request["method"] == "GET":
+                if any(r in request["path"] for r in lost):
+                    continue
+                recorded_id = next((r for r in ids if r in request["path"]), None)
+                if recorded_id is None:
+                    continue  # a URL of the target's own that the mock has no counterpart for
+                answer = client.get(video_path(ids[recorded_id]))
+                report.differences += _compare_download(
+                    call, probe_id, recorded, answer.status_code, dict(answer.headers)
+                )
+                continue
+            else:
+                continue
+            report.differences += _compare(
+                call, probe_id, recorded, answer.status_code, dict(answer.headers), _json(answer.content)
+            )
+    for recorded_id, calls in lost.items():
+        report.differences.append(
+            Difference(
+                min(calls, default=0),
+                recorded_id,
+                "task",
+                f"created, then polled {len(calls)} times",
+                "the mock created no task",
+            )
+        )
+    for recorded_id, (recorded_words, mock_words) in sequences.items():
+        before, after = _dedupe(recorded_words), _dedupe(mock_words)
+        if before != after:
+            report.differences.append(
+                Difference(0, recorded_id, "status sequence", " → ".join(before), " → ".join(after))
+            )
+    return report
+
+
+def write(report: DriftReport, directory: Path) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    markdown, machine = directory / "drift.md", directory / "drift.json"
+    markdown.write_text(report.markdown(), encoding="utf-8")
+    machine.write_text(json.dumps(report.as_dict(), indent=2, ensure_ascii=False), encoding="utf-8")
+    return [markdown, machine]
+
+
+def _align(app: Any, clock: ManualClock, task_id: str, phase: Phase) -> None:
+    """Move the clock to the first moment the mock's task is in ``phase`` (or has ended), if that is ahead."""
+    task = app.state.store.get(task_id)
+    if task is None or state_at(task, clock.now()).phase is phase:
+        return
+    started = task.created_at + task.queue_seconds
+    moments = [task.created_at, started, started + task.run_seconds]
+    for moment in moments:
+        if moment >= clock.now() and (state_at(task, moment).phase is phase or moment == moments[-1]):
+            if moment != float("inf") and moment > clock.now():
+                clock.advance(moment - clock.now() + 1e-6)
+            return
+
+
+def _compare(
+    call: int, probe: str, recorded: dict[str, Any], status: int, headers: dict[str, str], body: Any
+) -> list[Difference]:
+    found = []
+    if recorded["status"] != status:
+        found.append(Difference(call, probe, "status", str(recorded["status"]), str(status)))
+    recorded_type = _media(recorded["headers"].get("content-type", ""))
+    if recorded_type != _media(headers.get("content-type", "")):
+        found.append(Difference(call, probe, "content-type", recorded_type, _media(headers.get("content-type", ""))))
+    recorded_shape, mock_shape = _shape(recorded["body"]), _shape(body)
+    if recorded_shape != mock_shape:
+        found.append(Difference(call, probe, "body shape", json.dumps(recorded_shape), json.dumps(mock_shape)))
+    recorded_codes, mock_codes = _error_codes(recorded["body"]), _error_codes(body)
+    if recorded_codes != mock_codes:
+        found.append(Difference(call, probe, "error code", str(recorded_codes), str(mock_codes)))
+    recorded_word, mock_word = _status_word(recorded["body"]), _status_word(body)
+    if recorded_word != mock_word:
+        found.append(Difference(call, probe, "status word", str(recorded_word), str(mock_word)))
+    recorded_headers, mock_headers = _api_headers(recorded["headers"]), _api_headers(headers)
+    if recorded_headers != mock_headers:
+        found.append(
+            Difference(call, probe, "headers", ", ".join(recorded_headers) or "none", ", ".join(mock_headers) or "none")
+        )
+    return found
+
+
+def _compare_download(
+    call: int, probe: str, recorded: dict[str, Any], status: int, headers: dict[str, str]
+) -> list[Difference]:
+    found = []
+    if recorded["status"] != status:
+        found.append(Difference(call, probe, "video status", str(recorded["status"]), str(status)))
+    if _media(recorded["headers"].get("content-type", "")) != _media(headers.get("content-type", "")):
+        found.append(
+            Difference(
+                call,
+                probe,
+                "video content-type",
+                recorded["headers"].get("content-type", ""),
+                headers.get("content-type", ""),
+            )
+        )
+    return found
+
+
+def _headers(probe: Probe | None) -> dict[str, str]:
+    if probe is None:
+        return {"Authorization": f"Bearer {MOCK_KEY}"}
+    return {**({"Authorization": f"Bearer {MOCK_KEY}"} if probe.auth else {}), **probe.headers}
+
+
+def _shape(value: Any) -> Any:
+    if isinstance(value, dict):
+        if "$digest" in value or "$text" in value:
+            return "string" if "$digest" in value else "text"
+        return {k: _shape(v) for k, v in sorted(value.items())}
+    if isinstance(value, list):
+        return [_shape(value[0])] if value else []
+    return {str: "string", bool: "boolean", int: "integer", float: "number"}.get(type(value), "null")
+
+
+def _error_codes(body: Any) -> list[int]:
+    if not isinstance(body, dict):
+        return []
+    info: dict[str, Any] = body["task_info"] if isinstance(body.get("task_info"), dict) else {}
+    found = []
+    for holder in (body, body.get("error"), info.get("error")):
+        if isinstance(holder, dict):
+            found += [holder[k] for k in ("error_code", "code") if isinstance(holder.get(k), int)]
+    return sorted(set(found))
+
+
+def _status_word(body: Any) -> str | None:
+    info = body.get("task_info") if isinstance(body, dict) else None
+    return str(info["status"]) if isinstance(info, dict) and "status" in info else None
+
+
+def _task_id(body: Any) -> str | None:
+    info = body.get("task_info") if isinstance(body, dict) else None
+    return str(info["id"]) if isinstance(info, dict) and "id" in info else None
+
+
+def _api_headers(headers: dict[str, str]) -> list[str]:
+    names = {name.lower() for name in headers}
+    return sorted(n for n in names if n in API_HEADERS or "ratelimit" in n)
+
+
+def _media(content_type: str) -> str:
+    return content_type.split(";")[0].strip().lower()
+
+
+def _json(content: bytes) -> Any:
+    try:
+        return json.loads(content)
+    except ValueError:
+        return {"$text": content.decode(errors="replace")[:200]}
+
+
+def _dedupe(words: list[str]) -> list[str]:
+    return [w for i, w in enumerate(words) if i == 0 or w != words[i - 1]]
+
+
+def _changed(settings: Settings) -> dict[str, Any]:
+    defaults = Settings()
+    names = ("vocabulary", "error_placement", "timestamps", "scenario")
+    return {f"MOCK_{n.upper()}": getattr(settings, n) for n in names if getattr(settings, n) != getattr(defaults, n)}
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")[:300]
