@@ -88,7 +88,7 @@ def test_allow_tasks_counts_paid_generations() -> None:
         guard.before_create(body(), meant_to_be_rejected=False)
 
 
-def _paced(answers: list[httpx.Response], sleeps: list[float], **kwargs: object) -> PacedTarget:
+def _paced(answers: list[httpx.Response], sleeps: list[float], max_retries: int) -> PacedTarget:
     queue = list(answers)
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -100,11 +100,11 @@ def _paced(answers: list[httpx.Response], sleeps: list[float], **kwargs: object)
         SpendGuard(10.0, COST),
         SPEC,
         rate=1000.0,
+        max_retries=max_retries,
         sleep=sleeps.append,
         seed=1,
         transport=httpx.MockTransport(handler),
-        **kwargs,
-    )  # type: ignore[arg-type]
+    )
 
 
 def test_a_429_is_retried_after_its_retry_after() -> None:
