@@ -33,14 +33,13 @@ log = logging.getLogger("mockserver")
 class MockApp(Starlette):
     """Starlette, with the trace-and-journal layer outside even its error handling."""
 
-    def __init__(self, *, journal: Journal, clock: Clock, api_keys: frozenset[str], **kwargs: Any) -> None:
+    def __init__(self, *, journal: Journal, clock: Clock, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._journal = journal
         self._clock = clock
-        self._api_keys = api_keys
 
     def build_middleware_stack(self) -> ASGIApp:
-        return TraceJournalMiddleware(super().build_middleware_stack(), self._journal, self._clock, self._api_keys)
+        return TraceJournalMiddleware(super().build_middleware_stack(), self._journal, self._clock)
 
 
 def create_app(
@@ -73,7 +72,7 @@ def create_app(
     clock = clock or SystemClock()
     contract = Contract(spec, _spec_formats(spec))
     errors = ErrorCatalog(spec)
-    journal = Journal(settings.journal_size)
+    journal = Journal(settings.journal_size, settings.api_keys)
     store = store if store is not None else MemoryStore(settings.max_tasks)
 
     lifecycle = spec.lifecycle
@@ -115,7 +114,6 @@ def create_app(
     app = MockApp(
         journal=journal,
         clock=clock,
-        api_keys=settings.api_keys,
         routes=[*api.routes(), *admin.routes()],
         exception_handlers={
             ApiError: _api_error,

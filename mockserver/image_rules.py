@@ -19,7 +19,6 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import pybase64
 from PIL import Image, ImageFile, UnidentifiedImageError
@@ -114,14 +113,12 @@ _BAD_DATA_URI = "holds data that is not valid Base64 (standard alphabet, with pa
 
 
 _SPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f]")
+# scheme://[userinfo@]host[:port]: the authority must name a host.
+_AUTHORITY = re.compile(r"https?://(?:[^/?#@]*@)?(?:\[[^\]/?#]+\]|[^/?#:@\[\]]+)", re.IGNORECASE)
 
 
 def _check_url(value: str) -> None:
-    try:
-        valid = bool(urlsplit(value).hostname) and _SPACE_OR_CONTROL.search(value) is None
-    except ValueError:
-        valid = False
-    if not valid:
+    if _AUTHORITY.match(value) is None or _SPACE_OR_CONTROL.search(value) is not None:
         raise ImageRejected("url", "must be an http(s) URL with a host, without spaces or control characters")
 
 

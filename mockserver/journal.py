@@ -1,10 +1,12 @@
 """The request journal: a bounded record of what clients sent, for tests to check.
 
-Secrets never enter it. Headers whose names suggest credentials are replaced; of an Authorization
-header only a known scheme word stays. The configured API keys and every token of the request's
-Authorization header are then scrubbed from every string of the entry (path, query, headers,
-body), wherever a client put them. Long strings (Base64 images) are cut to a prefix and a length,
-so each entry stays small.
+Recording is cheap, because it happens on every request: the raw parts are kept (a large body is
+summarised at once, so each entry stays small), and an entry is put in shape only when someone
+reads it. Secrets never leave it: headers whose names suggest credentials are replaced; of an
+Authorization header only a known scheme word stays; the configured API keys and every token of
+the request's Authorization header are scrubbed from every string of the entry (path, query,
+headers, body), wherever a client put them. Long strings (Base64 images) are cut to a prefix and a
+length.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from mockserver.payloads import timestamp
 
 REDACTED = "<redacted>"
 SECRET_WORDS = ("auth", "key", "token", "secret", "cookie", "password", "signature", "session")
@@ -45,33 +49,73 @@ class JournalEntry:
         return asdict(self)
 
 
-class Journal:
-    """The last ``capacity`` requests, oldest dropped first; ``total`` counts every one."""
+@dataclass(slots=True)
+class Visit:
+    """A request as recorded: raw, not yet redacted (that happens when it is read)."""
 
-    def __init__(self, capacity: int) -> None:
+    at: float
+    method: str
+    path: str
+    query: bytes
+    status: int
+    seconds: float
+    traceparent: str
+    headers: list[tuple[bytes, bytes]]
+    notes: dict[str, Any]
+
+
+class Journal:
+    """The last ``capacity`` requests, oldest dropped first; ``total`` counts every one.
+
+    Args:
+        capacity: How many requests to keep.
+        api_keys: Keys to scrub from every entry, besides the tokens each request itself sent.
+    """
+
+    def __init__(self, capacity: int, api_keys: frozenset[str] = frozenset()) -> None:
         self.capacity = capacity
+        self.api_keys = api_keys
         self.total = 0
-        self._entries: deque[JournalEntry] = deque(maxlen=capacity)
+        self._visits: deque[Visit] = deque(maxlen=capacity)
         self._lock = threading.Lock()
 
-    def record(self, entry: JournalEntry) -> None:
+    def record(self, visit: Visit) -> None:
         with self._lock:
-            self._entries.append(entry)
+            self._visits.append(visit)
             self.total += 1
 
     def entries(self, limit: int | None = None) -> list[JournalEntry]:
         """Oldest first; with ``limit``, only the newest ``limit`` entries."""
         with self._lock:
-            items = list(self._entries)
-        return items if limit is None else items[-limit:] if limit > 0 else []
+            visits = list(self._visits)
+        visits = visits if limit is None else visits[-limit:] if limit > 0 else []
+        return [self._present(visit) for visit in visits]
+
+    def _present(self, visit: Visit) -> JournalEntry:
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in visit.headers[:MAX_HEADERS]]
+        secrets = request_secrets(headers, self.api_keys)
+        notes = dict(visit.notes)
+        return JournalEntry(
+            at=timestamp(visit.at, "micro"),
+            method=visit.method,
+            path=scrub(visit.path, secrets),
+            query=scrub(visit.query.decode("latin-1"), secrets),
+            status=visit.status,
+            duration_ms=round(visit.seconds * 1000, 3),
+            traceparent=visit.traceparent,
+            headers=redact_headers(headers, secrets),
+            body=scrub(summarize(notes.pop("body", None)), secrets),
+            task_id=notes.pop("task_id", None),
+            notes=scrub(summarize(notes), secrets),
+        )
 
     @property
     def dropped(self) -> int:
-        return self.total - len(self._entries)
+        return self.total - len(self._visits)
 
     def clear(self) -> None:
         with self._lock:
-            self._entries.clear()
+            self._visits.clear()
             self.total = 0
 
 

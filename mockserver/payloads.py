@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from mockserver.settings import ErrorPlacement, TimestampStyle
@@ -15,10 +17,15 @@ VIDEO_NAME = "result_00.mp4"
 
 def timestamp(seconds: float, style: TimestampStyle) -> str:
     """ISO 8601 in UTC: ``2025-09-16T10:00:00Z`` (docs) or ``2025-09-16T10:00:00.123456+00:00`` (captured)."""
-    moment = datetime.fromtimestamp(seconds, UTC)
     if style == "micro":
-        return moment.isoformat(timespec="microseconds")
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="microseconds")
+    return _whole_seconds(int(seconds))
+
+
+@lru_cache(maxsize=4096)
+def _whole_seconds(seconds: int) -> str:
+    # Tasks created in the same second share their timestamps: format each second once.
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
 
 
 def video_path(task_id: str) -> str:

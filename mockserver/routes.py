@@ -39,6 +39,8 @@ CREATE = "createGeneration"
 POLL = "getGeneration"
 # Parsing a large body blocks; above this size it happens off the event loop.
 THREADPOOL_BYTES = 256 * 1024
+# Up to this size a body goes into the journal as it is (and is summarised when read).
+SMALL_BODY = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,8 +83,9 @@ class GenerationApi:
 
     async def create(self, request: Request) -> Response:
         deps = self.deps
+        notes: dict[str, Any] = request.state.journal
         self._authorize(request, CREATE)
-        scenario = self._scenario(request)
+        scenario = self._scenario(request, notes)
         self._check_content_type(request)
         try:
             raw = await read_limited(request, deps.settings.max_body_bytes)
@@ -94,16 +97,17 @@ class GenerationApi:
             body, violations = await run_in_threadpool(parsed, raw) if len(raw) > THREADPOOL_BYTES else parsed(raw)
         except MalformedBody as exc:
             raise deps.errors.error(400, str(exc), operation_id=CREATE) from None
-        request.state.journal["body"] = summarize(body)
+        # Small bodies are kept as they came and summarised when read; a large one is summarised now.
+        notes["body"] = body if len(raw) <= SMALL_BODY else summarize(body)
         if violations:
             raise deps.errors.error(400, "; ".join(v.message for v in violations), operation_id=CREATE)
         fields = deps.contract.with_defaults(CREATE, body)
-        request.state.journal["shot_type"] = _effective_shot_type(body, fields)
+        notes["shot_type"] = _effective_shot_type(body, fields)
         if scenario.reject_status is not None:
             raise self._rejection(scenario)
         task = self._new_task(fields, scenario)
         deps.store.add(task)
-        request.state.journal["task_id"] = task.id
+        notes["task_id"] = task.id
         return JSONResponse(deps.presenter.created(task), status_code=202)
 
     async def poll(self, request: Request) -> Response:
@@ -146,11 +150,11 @@ class GenerationApi:
                 401, problem, operation_id=operation_id, headers={"WWW-Authenticate": 'Bearer realm="mulerouter"'}
             )
 
-    def _scenario(self, request: Request) -> Scenario:
+    def _scenario(self, request: Request, notes: dict[str, Any]) -> Scenario:
         text = request.headers.get(SCENARIO_HEADER)
         if text is None:
             return self.deps.default_scenario
-        request.state.journal["scenario"] = text[:200]
+        notes["scenario"] = text[:200]
         try:
             return self.deps.scenarios.parse(text)
         except ScenarioError as exc:
@@ -175,8 +179,7 @@ class GenerationApi:
         return self.deps.errors.error(status, details[status], operation_id=CREATE, headers=headers)
 
     def _new_task(self, fields: Mapping[str, Any], scenario: Scenario) -> Task:
-        task_id = self._new_id()
-        bits = uuid.UUID(task_id).int
+        task_id, bits = self._new_id()
         return plan_task(
             task_id,
             created_at=self.deps.clock.now(),
@@ -205,11 +208,21 @@ class GenerationApi:
         return self.deps.settings.public_url or f"{request.url.scheme}://{request.url.netloc}"
 
 
-def _id_source(seed: int | None) -> Callable[[], str]:
-    if seed is None:
-        return lambda: str(uuid.uuid4())
-    rng = random.Random(seed)
-    return lambda: str(uuid.UUID(int=rng.getrandbits(128), version=4))
+def _id_source(seed: int | None) -> Callable[[], tuple[str, int]]:
+    """Version 4 UUIDs, as text and as a number; repeatable when seeded."""
+    # Task ids must be unique, not unguessable: the fast generator, seeded from os.urandom, will do.
+    bits = random.Random(seed).getrandbits
+
+    def new_id() -> tuple[str, int]:
+        number = (bits(128) & _UUID_CLEAR) | _UUID_V4
+        text = f"{number:032x}"
+        return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}", number
+
+    return new_id
+
+
+_UUID_CLEAR = ~((0xF000 << 64) | (0xC000 << 48)) & ((1 << 128) - 1)
+_UUID_V4 = (0x4000 << 64) | (0x8000 << 48)
 
 
 def _usable_range(header: str) -> bool:
