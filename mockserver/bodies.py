@@ -20,12 +20,14 @@ class MalformedBody(ValueError):
     """The body is not a JSON document. The message says where it goes wrong."""
 
 
-async def read_limited(request: Request, limit: int) -> bytes:
+async def read_limited(request: Request, limit: int, declared: str | None = None) -> bytes:
     """The whole body, or :class:`BodyTooLarge` as soon as it passes ``limit`` bytes.
 
-    A declared Content-Length over the limit is refused before a byte is read.
+    A declared Content-Length (``declared``, or the request's header) over the limit is refused
+    before a byte is read.
     """
-    declared = request.headers.get("content-length", "")
+    if declared is None:
+        declared = request.headers.get("content-length", "")
     if declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge(f"The request body is larger than {limit} bytes")
     chunks: list[bytes] = []

@@ -84,11 +84,12 @@ class GenerationApi:
     async def create(self, request: Request) -> Response:
         deps = self.deps
         notes: dict[str, Any] = request.state.journal
-        self._authorize(request, CREATE)
-        scenario = self._scenario(request, notes)
-        self._check_content_type(request)
+        headers = _header_values(request.scope["headers"])
+        self._authorize(headers.get("authorization"), CREATE)
+        scenario = self._scenario(headers.get(SCENARIO_KEY), notes)
+        self._check_content_type(headers.get("content-type", ""))
         try:
-            raw = await read_limited(request, deps.settings.max_body_bytes)
+            raw = await read_limited(request, deps.settings.max_body_bytes, headers.get("content-length", ""))
         except BodyTooLarge as exc:
             raise deps.errors.error(413, str(exc), operation_id=CREATE) from None
         try:
@@ -108,11 +109,11 @@ class GenerationApi:
         task = self._new_task(fields, scenario)
         deps.store.add(task)
         notes["task_id"] = task.id
-        return JSONResponse(deps.presenter.created(task), status_code=202)
+        return Response(deps.presenter.created(task), status_code=202, media_type="application/json")
 
     async def poll(self, request: Request) -> Response:
         deps = self.deps
-        self._authorize(request, POLL)
+        self._authorize(request.headers.get("authorization"), POLL)
         task = self._find(request.path_params["task_id"], POLL)
         request.state.journal["task_id"] = task.id
         state = state_at(task, deps.clock.now())
@@ -131,8 +132,7 @@ class GenerationApi:
         body = parse_json(raw)
         return body, self.deps.contract.body_violations(CREATE, body)
 
-    def _authorize(self, request: Request, operation_id: str) -> None:
-        header = request.headers.get("authorization")
+    def _authorize(self, header: str | None, operation_id: str) -> None:
         problem = None
         if header is None:
             problem = "Missing Authorization header; send 'Authorization: Bearer <API key>'"
@@ -150,8 +150,7 @@ class GenerationApi:
                 401, problem, operation_id=operation_id, headers={"WWW-Authenticate": 'Bearer realm="mulerouter"'}
             )
 
-    def _scenario(self, request: Request, notes: dict[str, Any]) -> Scenario:
-        text = request.headers.get(SCENARIO_HEADER)
+    def _scenario(self, text: str | None, notes: dict[str, Any]) -> Scenario:
         if text is None:
             return self.deps.default_scenario
         notes["scenario"] = text[:200]
@@ -160,8 +159,7 @@ class GenerationApi:
         except ScenarioError as exc:
             raise self.deps.errors.error(400, str(exc), operation_id=CREATE) from None
 
-    def _check_content_type(self, request: Request) -> None:
-        content_type = request.headers.get("content-type", "")
+    def _check_content_type(self, content_type: str) -> None:
         if content_type.split(";", 1)[0].strip().lower() != "application/json":
             shown = content_type[:80] or "nothing"
             raise self.deps.errors.error(
@@ -223,6 +221,19 @@ def _id_source(seed: int | None) -> Callable[[], tuple[str, int]]:
 
 _UUID_CLEAR = ~((0xF000 << 64) | (0xC000 << 48)) & ((1 << 128) - 1)
 _UUID_V4 = (0x4000 << 64) | (0x8000 << 48)
+
+
+_WANTED_HEADERS = frozenset({b"authorization", b"content-type", b"content-length", SCENARIO_HEADER.lower().encode()})
+SCENARIO_KEY = SCENARIO_HEADER.lower()
+
+
+def _header_values(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
+    """The headers a create looks at, in one pass over the raw list (the first of a repeated one wins)."""
+    found: dict[str, str] = {}
+    for name, value in raw:
+        if name in _WANTED_HEADERS:
+            found.setdefault(name.decode(), value.decode("latin-1"))
+    return found
 
 
 def _usable_range(header: str) -> bool:
