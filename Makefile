@@ -7,6 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 SPEED ?= 1
+WORKERS ?= 1
 
 .DEFAULT_GOAL := help
 .PHONY: help install mock test check lint typecheck spec-lint contract live drift clean
@@ -24,8 +25,8 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)  ## Create .venv and install the project with its dev tools
 
-mock: $(STAMP)  ## Serve the mock (HOST, PORT, SPEED; MOCK_* variables for the rest)
-	$(BIN)/spark-mock --host $(HOST) --port $(PORT) --speed $(SPEED)
+mock: $(STAMP)  ## Serve the mock (HOST, PORT, SPEED, WORKERS; MOCK_* variables for the rest)
+	$(BIN)/spark-mock --host $(HOST) --port $(PORT) --speed $(SPEED) --workers $(WORKERS)
 
 test: $(STAMP)  ## Run the checks and the whole test suite
 	$(MAKE) --no-print-directory check

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -79,7 +80,9 @@ class AdminApi:
         ]
 
     async def health(self, request: Request) -> Response:
-        return JSONResponse({"status": "ok", "tasks": len(self.store), "requests": self.journal.total})
+        return JSONResponse(
+            {"status": "ok", "tasks": len(self.store), "requests": self.journal.total, "worker": os.getpid()}
+        )
 
     async def reset(self, request: Request) -> Response:
         self.store.clear()
@@ -136,7 +139,7 @@ class AdminApi:
         return {"now": timestamp(self.clock.now(), "micro"), "offset_seconds": self.clock.offset}
 
     def _describe(self, task: Task) -> dict[str, Any]:
-        state = state_at(task, self.clock.now())
+        state = self.store.settle(task, state_at(task, self.clock.now()))
         return {
             "task_info": self.presenter.result(task, state, "")["task_info"],
             "phase": state.phase.value,

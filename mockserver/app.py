@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from http import HTTPStatus
 from typing import Any
 
@@ -24,6 +25,7 @@ from mockserver.routes import CREATE, Dependencies, GenerationApi
 from mockserver.scenarios import REJECT_STATUSES, SUCCEED, FailureReason, ScenarioError, ScenarioParser
 from mockserver.settings import Settings, SettingsError
 from mockserver.spec import ApiSpec, Lifecycle, SpecError
+from mockserver.state_file import SharedClock, StateFile, StateJournal, StateStore
 from mockserver.store import MemoryStore, TaskStore
 from mockserver.tasks import INITIAL, TRANSITIONS, Phase
 
@@ -69,11 +71,18 @@ def create_app(
     """
     settings = settings or Settings()
     spec = spec or ApiSpec.load()
-    clock = clock or SystemClock()
     contract = Contract(spec, _spec_formats(spec))
     errors = ErrorCatalog(spec)
-    journal = Journal(settings.journal_size, settings.api_keys)
-    store = store if store is not None else MemoryStore(settings.max_tasks)
+    journal: Journal
+    if settings.state_file is not None:
+        state = StateFile(settings.state_file)
+        clock = clock or SharedClock(state)
+        journal = StateJournal(state, settings.journal_size, settings.api_keys)
+        store = store if store is not None else StateStore(state, settings.max_tasks)
+    else:
+        clock = clock or SystemClock()
+        journal = Journal(settings.journal_size, settings.api_keys)
+        store = store if store is not None else MemoryStore(settings.max_tasks)
 
     lifecycle = spec.lifecycle
     _check_lifecycle(lifecycle)
@@ -161,6 +170,11 @@ def _spec_formats(spec: ApiSpec) -> dict[str, FormatCheck]:
     if not formats:
         raise SpecError("no schema of the spec carries x-image-rules")
     return formats
+
+
+def app_from_env() -> Starlette:
+    """The app as ``MOCK_*`` variables describe it: what each uvicorn worker process builds."""
+    return create_app(Settings.from_env(os.environ))
 
 
 async def _api_error(request: Request, exc: Exception) -> Response:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 
 import uvicorn
 
@@ -32,6 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, help="make task ids and timings repeat from run to run")
     parser.add_argument("--public-url", help="base URL for result video links")
     parser.add_argument("--log-level", choices=["critical", "error", "warning", "info", "debug"], help="log level")
+    parser.add_argument("--workers", type=int, help="worker processes sharing one state (default 1)")
+    parser.add_argument("--state-file", type=Path, help="SQLite file that keeps tasks across restarts and workers")
     return parser
 
 
@@ -41,13 +46,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     overrides = {key: value for key, value in vars(args).items() if value is not None}
     try:
         settings = Settings.from_env(os.environ, **overrides)
-        app = create_app(settings)
-    except (SettingsError, SpecError) as exc:
+        if settings.workers > 1 and settings.state_file is None:
+            shared = Path(tempfile.mkdtemp(prefix="spark-mock-")) / "state.sqlite"
+            settings = dataclasses.replace(settings, state_file=shared)
+        app = create_app(settings)  # built here too: a bad setting stops the start with a clear message
+    except (SettingsError, SpecError, OSError) as exc:
         sys.stderr.write(f"spark-mock: {exc}\n")
         return 2
+    where = f"state in {settings.state_file}" if settings.state_file else "state in memory"
     sys.stderr.write(
         f"spark-mock: wan2.6-i2v-spark mock on http://{settings.host}:{settings.port} "
-        f"(speed x{settings.speed:g}, {settings.vocabulary} status words; admin API under /__mock)\n"
+        f"(speed x{settings.speed:g}, {settings.vocabulary} status words, {settings.workers} worker(s), {where}; "
+        "admin API under /__mock)\n"
     )
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level)
+    common = {"host": settings.host, "port": settings.port, "log_level": settings.log_level}
+    if settings.workers == 1:
+        uvicorn.run(app, **common)  # type: ignore[arg-type]
+        return 0
+    os.environ.update(settings.to_env())  # each worker rebuilds the same settings from these
+    uvicorn.run("mockserver.app:app_from_env", factory=True, workers=settings.workers, **common)  # type: ignore[arg-type]
     return 0

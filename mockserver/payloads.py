@@ -48,9 +48,7 @@ class Presenter:
         self.error_placement = error_placement
         self.timestamps = timestamps
         status = json.dumps(self.words[Phase.QUEUED]).replace("%", "%%")
-        self._created = (
-            '{"task_info":{"id":"%s","status":' + status + ',"created_at":"%s","updated_at":"%s"}}'
-        )
+        self._created = '{"task_info":{"id":"%s","status":' + status + ',"created_at":"%s","updated_at":"%s"}}'
 
     def created(self, task: Task) -> bytes:
         """The JSON body of the ``202`` that answers a create.

@@ -116,12 +116,12 @@ class GenerationApi:
         self._authorize(request.headers.get("authorization"), POLL)
         task = self._find(request.path_params["task_id"], POLL)
         request.state.journal["task_id"] = task.id
-        state = state_at(task, deps.clock.now())
+        state = deps.store.settle(task, state_at(task, deps.clock.now()))
         return JSONResponse(deps.presenter.result(task, state, self._base_url(request)))
 
     async def video(self, request: Request) -> Response:
         task = self._find(request.path_params["task_id"], None)
-        if state_at(task, self.deps.clock.now()).phase is not Phase.SUCCEEDED:
+        if self.deps.store.settle(task, state_at(task, self.deps.clock.now())).phase is not Phase.SUCCEEDED:
             raise ApiError(404, f"Task {task.id} has no video: it has not succeeded")
         if not _usable_range(request.headers.get("range", "bytes=0-")):
             # RFC 9110 lets a server ignore a Range it cannot parse: send the whole file, never a bare 400.

@@ -6,6 +6,7 @@ import dataclasses
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args
 
 Vocabulary = str  # a key of x-task-lifecycle.vocabularies in the spec; checked against it in create_app
@@ -17,6 +18,7 @@ LogLevel = Literal["critical", "error", "warning", "info", "debug", "trace"]
 ENV_PREFIX = "MOCK_"
 # Beyond these, timelines stop being representable: a task would last longer than the calendar.
 MIN_SPEED, MAX_SPEED = 0.001, 1_000_000.0
+MAX_WORKERS = 64
 T = TypeVar("T")
 
 
@@ -51,6 +53,10 @@ class Settings:
         public_url: Base URL for result video links; by default the URL the request came to.
         seed: Makes task ids and timings repeat from run to run.
         log_level: uvicorn's log level.
+        state_file: A SQLite file for the tasks, the journal and the clock, shared by every worker
+            and kept across restarts; ``None`` keeps them in memory.
+        workers: How many processes serve; more than one needs a state file (a temporary one is
+            made when none is given).
     """
 
     host: str = "127.0.0.1"
@@ -68,6 +74,8 @@ class Settings:
     public_url: str | None = None
     seed: int | None = None
     log_level: LogLevel = "info"
+    state_file: Path | None = None
+    workers: int = 1
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -84,8 +92,10 @@ class Settings:
                 raise SettingsError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.public_url is not None and not self.public_url.startswith(("http://", "https://")):
             raise SettingsError(f"public_url must be an http(s) URL, got {self.public_url!r}")
-        if any(not key or any(c.isspace() for c in key) for key in self.api_keys):
-            raise SettingsError("api_keys must be non-empty tokens without spaces")
+        if any(not key or any(c.isspace() for c in key) or "," in key for key in self.api_keys):
+            raise SettingsError("api_keys must be non-empty tokens without spaces or commas")
+        if not 1 <= self.workers <= MAX_WORKERS:
+            raise SettingsError(f"workers must be between 1 and {MAX_WORKERS}, got {self.workers}")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], **overrides: Any) -> Settings:
@@ -101,6 +111,8 @@ class Settings:
             "max_tasks": int,
             "max_body_bytes": int,
             "seed": int,
+            "workers": int,
+            "state_file": Path,
             "api_keys": lambda raw: frozenset(k.strip() for k in raw.split(",") if k.strip()),
         }
         values: dict[str, Any] = {}
@@ -114,6 +126,17 @@ class Settings:
                 raise SettingsError(f"{ENV_PREFIX}{f.name.upper()}={raw!r} is not a valid {f.name}") from None
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
+
+    def to_env(self) -> dict[str, str]:
+        """``MOCK_*`` variables that rebuild these settings in another process (a worker)."""
+        env = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if value is None:
+                continue
+            text = ",".join(sorted(value)) if isinstance(value, frozenset) else str(value)
+            env[ENV_PREFIX + f.name.upper()] = text
+        return env
 
 
 def _check_choice(name: str, value: T, choices: Any) -> None:

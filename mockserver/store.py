@@ -7,7 +7,7 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from typing import Protocol
 
-from mockserver.tasks import Task
+from mockserver.tasks import Task, TaskState
 
 
 class TaskStore(Protocol):
@@ -16,6 +16,10 @@ class TaskStore(Protocol):
     def add(self, task: Task) -> None: ...
 
     def get(self, task_id: str) -> Task | None: ...
+
+    def settle(self, task: Task, state: TaskState) -> TaskState:
+        """The state to report: ``state``, unless the task was already reported further along."""
+        ...
 
     def clear(self) -> None: ...
 
@@ -48,6 +52,9 @@ class MemoryStore:
 
     def get(self, task_id: str) -> Task | None:
         return self._tasks.get(task_id)
+
+    def settle(self, task: Task, state: TaskState) -> TaskState:
+        return state  # one process, one monotonic clock: states never go back
 
     def clear(self) -> None:
         with self._lock:

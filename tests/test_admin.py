@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 import yaml
@@ -16,7 +17,7 @@ from tests.conftest import AUTH, VALID_BODY, ClientFactory, SpecCheckedClient, c
 
 def test_health(client: SpecCheckedClient) -> None:
     create_ok(client)
-    assert client.get("/__mock/health").json() == {"status": "ok", "tasks": 1, "requests": 1}
+    assert client.get("/__mock/health").json() == {"status": "ok", "tasks": 1, "requests": 1, "worker": os.getpid()}
 
 
 def test_advancing_the_clock_moves_tasks(client: SpecCheckedClient) -> None:
