@@ -22,9 +22,11 @@ from tests.conftest import AUTH, CREATE_PATH, VALID_BODY, poll_path
 from tests.test_contract_catches import free_port
 
 
-def two_workers(path: Path, **settings: object) -> tuple[TestClient, TestClient]:
+def two_workers(path: Path, speed: float = 1.0) -> tuple[TestClient, TestClient]:
     """Two apps on one state file: what two worker processes are."""
-    return tuple(TestClient(create_app(Settings(state_file=path, **settings))) for _ in range(2))  # type: ignore[return-value]
+    return TestClient(create_app(Settings(state_file=path, speed=speed))), TestClient(
+        create_app(Settings(state_file=path, speed=speed))
+    )
 
 
 def test_a_task_created_through_one_worker_is_polled_through_another(tmp_path: Path) -> None:
