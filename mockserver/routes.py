@@ -7,6 +7,7 @@ hands the rest to the domain.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import random
 import re
@@ -37,8 +38,9 @@ from mockserver.tasks import Phase, Task, plan_task, state_at
 _RANGE_PART = re.compile(r"(\d{1,18})-(\d{0,18})|-(\d{1,18})")
 CREATE = "createGeneration"
 POLL = "getGeneration"
-# Parsing a large body blocks; above this size it happens off the event loop.
+# Parsing a large body blocks; above this size it happens off the event loop, a few at a time.
 THREADPOOL_BYTES = 256 * 1024
+LARGE_BODIES_AT_ONCE = 2
 # Up to this size a body goes into the journal as it is (and is summarised when read).
 SMALL_BODY = 4096
 
@@ -64,6 +66,7 @@ class GenerationApi:
     def __init__(self, deps: Dependencies) -> None:
         self.deps = deps
         self._new_id = _id_source(deps.settings.seed)
+        self._large_bodies = asyncio.Semaphore(LARGE_BODIES_AT_ONCE)
 
     def reset_ids(self) -> None:
         """Start the id sequence again (it only repeats when a seed is set)."""
@@ -88,16 +91,16 @@ class GenerationApi:
         self._authorize(headers.get("authorization"), CREATE)
         scenario = self._scenario(headers.get(SCENARIO_KEY), notes)
         self._check_content_type(headers.get("content-type", ""))
-        try:
-            raw = await read_limited(request, deps.settings.max_body_bytes, headers.get("content-length", ""))
-        except BodyTooLarge as exc:
-            raise deps.errors.error(413, str(exc), operation_id=CREATE) from None
-        try:
-            # Decoding a large body and the images in it takes milliseconds: keep the event loop free.
-            parsed = self._parse_and_validate
-            body, violations = await run_in_threadpool(parsed, raw) if len(raw) > THREADPOOL_BYTES else parsed(raw)
-        except MalformedBody as exc:
-            raise deps.errors.error(400, str(exc), operation_id=CREATE) from None
+        declared = headers.get("content-length", "")
+        if declared.isascii() and declared.isdigit() and int(declared) <= THREADPOOL_BYTES:
+            raw = await self._read(request, declared)
+            body, violations = self._parse_and_validate(raw)
+        else:
+            # A large body (or one of unknown size) costs memory several times its size while it is
+            # parsed and its images decoded: only a few are handled at once, the others wait unread.
+            async with self._large_bodies:
+                raw = await self._read(request, declared)
+                body, violations = await run_in_threadpool(self._parse_and_validate, raw)
         # Small bodies are kept as they came and summarised when read; a large one is summarised now.
         notes["body"] = body if len(raw) <= SMALL_BODY else summarize(body)
         if violations:
@@ -128,8 +131,17 @@ class GenerationApi:
             request.scope["headers"] = [(k, v) for k, v in request.scope["headers"] if k != b"range"]
         return FileResponse(video_path(), media_type="video/mp4", filename=VIDEO_NAME)
 
+    async def _read(self, request: Request, declared: str) -> bytes:
+        try:
+            return await read_limited(request, self.deps.settings.max_body_bytes, declared)
+        except BodyTooLarge as exc:
+            raise self.deps.errors.error(413, str(exc), operation_id=CREATE) from None
+
     def _parse_and_validate(self, raw: bytes) -> tuple[Any, list[Violation]]:
-        body = parse_json(raw)
+        try:
+            body = parse_json(raw)
+        except MalformedBody as exc:
+            raise self.deps.errors.error(400, str(exc), operation_id=CREATE) from None
         return body, self.deps.contract.body_violations(CREATE, body)
 
     def _authorize(self, header: str | None, operation_id: str) -> None:
