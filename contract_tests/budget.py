@@ -2,7 +2,8 @@
 
 Every create the run sends asks the budget first. Any create may be accepted, even one the
 contract says must be rejected, so the budget refuses to send a create once the accepted count
-has reached the cap: the count can never pass it.
+has reached the cap: the count can never pass it. A create that got a 5xx or no answer counts as
+accepted, since it may have made a task.
 """
 
 from __future__ import annotations
@@ -53,11 +54,15 @@ class TaskBudget:
         *,
         meant_to_be_rejected: bool = False,
     ) -> None:
-        """Count the answer to a create: any 2xx means the target accepted (and may bill) a task."""
-        if 200 <= status < 300:
+        """Count the answer to a create: a 2xx means the target accepted (and may bill) a task.
+
+        A 5xx, or no answer (``status`` 0), may also have made one, so it counts as accepted too:
+        the cap holds whatever the target did.
+        """
+        if 200 <= status < 300 or status == 0 or status >= 500:
             with self._lock:
                 self.accepted += 1
-                if meant_to_be_rejected:
+                if meant_to_be_rejected and 200 <= status < 300:
                     self.unexpectedly_accepted += 1
 
     @property

@@ -7,8 +7,13 @@ from urllib.parse import urlsplit
 
 from contract_tests.conformance import ResponseChecker
 from contract_tests.target import CREATE_OPERATION, Exchange
-from contract_tests.violations import Violation, violation
+from contract_tests.violations import Inconclusive, Violation, violation
 from mockserver.spec import ApiSpec
+
+# What a refusal must be about for a body check to judge it (``x-refusal`` in the spec).
+JUDGED = "body"
+# Refusals that say nothing about a request's content: a wrong key, no money left, a rate limit.
+NOT_JUDGED = frozenset({"credentials", "balance", "rate"})
 
 
 class Verdicts:
@@ -18,7 +23,8 @@ class Verdicts:
         self.responses = ResponseChecker(spec, urlsplit(base_url).path)
         documented = spec.documented_statuses(CREATE_OPERATION)
         self.created_statuses = sorted(s for s in documented if 200 <= s < 300)
-        self.rejection_statuses = sorted(s for s in documented if 400 <= s < 500)
+        self.refusals = spec.refusals(CREATE_OPERATION)
+        self.rejection_statuses = sorted(s for s, kind in self.refusals.items() if kind == JUDGED)
 
     def conformance(self, exchange: Exchange) -> list[Violation]:
         """How the response breaks the spec: status, content type, headers, body; and any 5xx."""
@@ -34,9 +40,13 @@ class Verdicts:
         return found
 
     def accepted(self, exchange: Exchange, why: str) -> list[Violation]:
-        """A valid create must be accepted with a documented 2xx, and the response must conform."""
+        """A valid create must be accepted with a documented 2xx, and the response must conform.
+
+        A 401, 402 or 429 says nothing about the request: it raises :class:`Inconclusive`.
+        """
         if exchange.status in self.created_statuses:
             return self.conformance(exchange)
+        self.require_judged(exchange, why)
         if 200 <= exchange.status < 300:
             return self.conformance(exchange)  # an undocumented 2xx: the status check says so
         found = self.conformance(exchange) if exchange.status >= 500 else []
@@ -44,12 +54,17 @@ class Verdicts:
         return [violation("create.accepts-valid", f"A valid request was refused ({why})", expected, exchange), *found]
 
     def rejected(self, exchange: Exchange, why: str) -> list[Violation]:
-        """An invalid create must get a documented 4xx in the error shape, and no task."""
+        """An invalid create must get a documented refusal of its content (``x-refusal: body``), and no task.
+
+        A 401, 402 or 429 is not such a refusal: it raises :class:`Inconclusive`.
+        """
         if 200 <= exchange.status < 300:
             # Any documented 4xx passes; the message names the first, which the spec gives invalid parameters.
             expected = f"a {self.rejection_statuses[0]} error in the documented shape: {why}"
             return [violation("create.rejects-invalid", f"An invalid request was accepted ({why})", expected, exchange)]
+        self.require_judged(exchange, why)
         if 400 <= exchange.status < 500:
+            # An undocumented 4xx also refuses the request; the status check says it is undocumented.
             return self.conformance(exchange)
         expected = f"a 4xx error in the documented shape: {why}"
         return [
@@ -58,3 +73,14 @@ class Verdicts:
             ),
             *self.conformance(exchange),
         ]
+
+    def require_judged(self, exchange: Exchange, why: str, *, with_our_key: bool = True) -> None:
+        """Raise :class:`Inconclusive` if the answer refuses the key, the balance or the rate, not the request.
+
+        A request sent without the run's key (``with_our_key`` false) is rightly refused for it.
+        """
+        refusal = self.refusals.get(exchange.status)
+        if refusal == "credentials" and not with_our_key:
+            return
+        if refusal in NOT_JUDGED:
+            raise Inconclusive(exchange.status, str(refusal), why)

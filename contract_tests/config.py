@@ -13,6 +13,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from contract_tests.target import usable_key
+
 
 class ConfigError(ValueError):
     """A setting of the run cannot be used. The message names it."""
@@ -106,16 +108,18 @@ class RunConfig:
             base_url = str(base_url).rstrip("/")
             if not base_url.startswith(("http://", "https://")):
                 raise ConfigError(f"BASE_URL must be an http(s) URL, got {base_url!r}")
-        api_key = environ.get("API_KEY", "")
-        if base_url is not None and not api_key.strip():
+        api_key = environ.get("API_KEY", "").strip()
+        if base_url is not None and not api_key:
             raise ConfigError("API_KEY is not set: the target needs a bearer token (set it in the environment)")
+        if api_key and not usable_key(api_key):
+            raise ConfigError("API_KEY cannot be sent as a bearer token: it must be printable ASCII without spaces")
         profile_name = str(values["profile"] or "default")
         if profile_name not in PROFILES:
             raise ConfigError(f"PROFILE must be one of {', '.join(PROFILES)}, got {profile_name!r}")
         default_cap = None if base_url is None else DEFAULT_EXTERNAL_MAX_TASKS
         return cls(
             base_url=base_url,
-            api_key=api_key.strip(),
+            api_key=api_key,
             max_tasks=_number("MAX_TASKS", values["max_tasks"], int, default=default_cap, minimum=0),
             task_timeout=_number("TASK_TIMEOUT", values["task_timeout"], float, default=900.0, minimum=0.1),
             # The bundled mock runs tasks in about a second; a real API takes minutes.

@@ -98,8 +98,10 @@ class TaskWatcher:
             if not active:
                 break
             if time.monotonic() >= deadline:
+                # A task already seen terminal, still being confirmed, did finish in time.
                 for observation in active:
-                    observation.violations.append(self._never_finished(observation))
+                    if observation.phase not in self.lifecycle.terminal:
+                        observation.violations.append(self._never_finished(observation))
                 break
             time.sleep(self.interval)
         for observation in observations:

@@ -13,7 +13,7 @@ from contract_tests.config import RunConfig, activate
 from contract_tests.report import RunReport, TestResult
 from contract_tests.schemathesis_bridge import register_formats
 from contract_tests.target import Target, TargetUnreachable
-from contract_tests.violations import ContractViolation, Violation
+from contract_tests.violations import ContractViolation, Inconclusive, Violation
 from mockserver.spec import ApiSpec
 
 HYPOTHESIS_PROFILE = "contract"
@@ -104,9 +104,13 @@ def _result(
         message = str(report.longrepr[2]).removeprefix("Skipped: ")
     elif outcome in ("failed", "error") and not violations:
         unreachable = [exc for exc in leaves if isinstance(exc, TargetUnreachable)]
+        inconclusive = [exc for exc in leaves if isinstance(exc, Inconclusive)]
         if unreachable:
             outcome = "error"
             message = f"the target did not answer: {unreachable[0]}"
+        elif inconclusive:
+            outcome = "error"
+            message = str(inconclusive[0])
         else:
             message = "; ".join(f"{type(exc).__name__}: {exc}" for exc in leaves)[:1000] or report.longreprtext[-1000:]
     return TestResult(test, outcome, violations, message)

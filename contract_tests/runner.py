@@ -23,7 +23,7 @@ import pytest
 from contract_tests.config import RunConfig
 from contract_tests.plugin import ContractPlugin
 from contract_tests.report import EXIT_USAGE
-from contract_tests.target import MASK
+from contract_tests.target import mask
 
 SUITES = Path(__file__).resolve().parent / "suites"
 # How much faster than real time the bundled mock runs: a 1.5-3.5 minute task takes about a second.
@@ -47,7 +47,7 @@ def run(config: RunConfig, pytest_args: Sequence[str] = (), *, echo: bool = True
     for path in (markdown, machine):
         _mask_file(path, concrete.api_key)
     if echo:
-        sys.stdout.write(_mask(report.summary(), concrete.api_key) + "\n")
+        sys.stdout.write(mask(report.summary(), concrete.api_key) + "\n")
         sys.stdout.write(f"\nReports: {markdown}, {machine}, {junit}\n")
     if code in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.NO_TESTS_COLLECTED, pytest.ExitCode.INTERNAL_ERROR):
         return EXIT_USAGE, plugin
@@ -116,15 +116,12 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _mask(text: str, key: str) -> str:
-    return text.replace(key, MASK) if key else text
-
-
 def _mask_file(path: Path, key: str) -> None:
-    if key and path.exists():
+    if path.exists():
         text = path.read_text(encoding="utf-8", errors="replace")
-        if key in text:
-            path.write_text(_mask(text, key), encoding="utf-8")
+        masked = mask(text, key)
+        if masked != text:
+            path.write_text(masked, encoding="utf-8")
 
 
 def selected(expression: str) -> list[str]:

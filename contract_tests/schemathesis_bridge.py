@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 import schemathesis
@@ -50,9 +50,20 @@ def register_formats(spec: ApiSpec) -> None:
         schemathesis.openapi.format(schema["format"], image_values(schema["x-image-rules"]))
 
 
-def send_case(target: Target, case: Any) -> tuple[Exchange, schemathesis.Response]:
-    """Send a Schemathesis case through the target (and its budget); return our exchange and its response."""
+class Sent(NamedTuple):
+    """A case as sent: our exchange, Schemathesis' response, and whether it carried the run's key."""
+
+    exchange: Exchange
+    response: schemathesis.Response
+    with_our_key: bool
+
+
+def send_case(target: Target, case: Any) -> Sent:
+    """Send a Schemathesis case through the target (and its budget)."""
     kwargs = case.as_transport_kwargs(base_url=target.base_url, headers=target.auth_header)
+    sent_headers = {k.lower(): str(v) for k, v in kwargs.get("headers", {}).items()}
+    # A negative case may replace the Authorization header: then a 401 is the right answer, not a lack of one.
+    with_our_key = sent_headers.get("authorization") == target.auth_header["Authorization"]
     content: bytes | None = None
     if "json" in kwargs:
         content = json.dumps(kwargs["json"], ensure_ascii=False).encode()
@@ -69,7 +80,7 @@ def send_case(target: Target, case: Any) -> tuple[Exchange, schemathesis.Respons
         params=kwargs.get("params") or None,
         meant_to_be_rejected=negative,
     )
-    return exchange, to_schemathesis_response(exchange, kwargs, content)
+    return Sent(exchange, to_schemathesis_response(exchange, kwargs, content), with_our_key)
 
 
 def to_schemathesis_response(

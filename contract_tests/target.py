@@ -24,6 +24,9 @@ POLL_OPERATION = "getGeneration"
 MAX_RESPONSE_BYTES = 16 * 1024 * 1024
 SHOWN_BODY = 600
 MASK = "***"
+# A key is also searched for and masked inside any text shown; a very short key would mangle that
+# text (masking "k" everywhere), so only keys of this length or more are. Headers are always masked.
+MASKED_KEY_LENGTH = 8
 _QUIET_HEADERS = {"host", "accept", "accept-encoding", "connection", "user-agent", "content-length"}
 
 
@@ -39,6 +42,7 @@ class Exchange:
     response_headers: dict[str, str] = field(default_factory=dict)
     response_body: bytes = b""
     elapsed: float = 0.0
+    secret: str = field(default="", repr=False, compare=False)
 
     def json(self) -> Any:
         """The response body as JSON, or ``None`` when it is not JSON."""
@@ -59,7 +63,7 @@ class Exchange:
                 parts += ["-H", f"{name}: {value}"]
         if self.request_body is not None:
             parts += ["--data-raw", _shown_body(self.request_body)]
-        return " ".join(shlex.quote(p) for p in parts)
+        return mask(" ".join(shlex.quote(p) for p in parts), self.secret)
 
     def describe(self) -> str:
         """What came back, in one readable block."""
@@ -69,7 +73,7 @@ class Exchange:
             lines.append(f"Content-Type: {self.content_type}")
         if self.response_body:
             lines.append(_shown_body(self.response_body))
-        return "\n".join(lines)
+        return mask("\n".join(lines), self.secret)
 
 
 class Target:
@@ -135,6 +139,15 @@ class Target:
             "GET", self.poll_path(task_id), headers={**(self.auth_header if auth else {}), **(headers or {})}
         )
 
+    def url(self, path_or_url: str) -> str:
+        return path_or_url if path_or_url.startswith(("http://", "https://")) else self.base_url + path_or_url
+
+    def is_create(self, method: str, url: str) -> bool:
+        """Whether a request to ``url`` is a create: the guarded, possibly billed, operation."""
+        return method.upper() == "POST" and httpx.URL(url).path.rstrip("/") == (
+            httpx.URL(self.base_url).path.rstrip("/") + self.create_path
+        )
+
     def request(
         self,
         method: str,
@@ -146,10 +159,8 @@ class Target:
         meant_to_be_rejected: bool = False,
     ) -> Exchange:
         """Send one request; a create is refused by the budget before it leaves."""
-        url = path_or_url if path_or_url.startswith(("http://", "https://")) else self.base_url + path_or_url
-        is_create = method.upper() == "POST" and httpx.URL(url).path.rstrip("/") == (
-            httpx.URL(self.base_url).path.rstrip("/") + self.create_path
-        )
+        url = self.url(path_or_url)
+        is_create = self.is_create(method, url)
         if is_create:
             self.budget.before_create(content, meant_to_be_rejected=meant_to_be_rejected)
             self.creates += 1
@@ -165,6 +176,8 @@ class Target:
         except httpx.HTTPError as exc:
             exchange = self._exchange(request, content, 0, {}, f"{type(exc).__name__}: {exc}".encode(), started)
             self.history.append(exchange)
+            if is_create:  # the request may have arrived: the guard must count what it might cost
+                self.budget.after_create(0, content, b"", meant_to_be_rejected=meant_to_be_rejected)
             raise TargetUnreachable(exchange) from None
         if is_create:
             self.budget.after_create(response.status_code, content, body, meant_to_be_rejected=meant_to_be_rejected)
@@ -185,29 +198,39 @@ class Target:
         return Exchange(
             method=request.method,
             url=str(request.url),
-            request_headers={k.decode("latin-1"): self._mask(v.decode("latin-1")) for k, v in request.headers.raw},
+            request_headers={
+                k.decode("latin-1"): self._mask_header(v.decode("latin-1")) for k, v in request.headers.raw
+            },
             request_body=content,
             status=status,
-            response_headers={k.lower(): self._mask(v) for k, v in headers.items()},
-            response_body=self._mask_bytes(body),
+            # The answer is kept as it came, to be judged; it is masked wherever it is shown.
+            response_headers={k.lower(): v for k, v in headers.items()},
+            response_body=body,
             elapsed=time.monotonic() - started,
+            secret=self.api_key,
         )
 
-    def _mask(self, value: str) -> str:
+    def _mask_header(self, value: str) -> str:
         if value.lower().startswith("bearer "):
             return f"{value.split(' ', 1)[0]} {MASK}"
-        return value.replace(self.api_key, MASK) if self.api_key else value
+        return mask(value, self.api_key)
 
-    def _mask_bytes(self, body: bytes) -> bytes:
-        # A target that echoes the key back must not get it into a report.
-        return body.replace(self.api_key.encode(), MASK.encode()) if self.api_key else body
+
+def mask(text: str, secret: str) -> str:
+    """``text`` with ``secret`` replaced, if the secret is long enough to be searched for safely."""
+    return text.replace(secret, MASK) if len(secret) >= MASKED_KEY_LENGTH else text
+
+
+def usable_key(key: str) -> bool:
+    """Whether ``key`` can be sent as a bearer token: printable ASCII without spaces."""
+    return bool(key) and key.isascii() and key.isprintable() and " " not in key
 
 
 class TargetUnreachable(Exception):
     """The request got no HTTP answer (refused, timed out, reset)."""
 
     def __init__(self, exchange: Exchange) -> None:
-        super().__init__(exchange.response_body.decode(errors="replace"))
+        super().__init__(mask(exchange.response_body.decode(errors="replace"), exchange.secret))
         self.exchange = exchange
 
 

@@ -61,3 +61,16 @@ class ContractViolation(AssertionError):
 def raise_if_any(violations: list[Violation]) -> None:
     if violations:
         raise ContractViolation(violations)
+
+
+class Inconclusive(Exception):
+    """The target's answer says nothing about what was checked (a 401, 402 or 429 to a body check).
+
+    Not a verdict on the target: the run records the test as an error, with this message.
+    """
+
+    def __init__(self, status: int, refusal: str, why: str) -> None:
+        self.status = status
+        super().__init__(
+            f"the target answered {status} ({refusal} refused), so it did not judge the request ({why}); no verdict"
+        )

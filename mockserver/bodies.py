@@ -6,7 +6,7 @@ import json
 import re
 from typing import Any
 
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 
 # Unpaired surrogates can only come from \\uD800-style escapes: valid UTF-8 cannot encode them.
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
@@ -18,6 +18,10 @@ class BodyTooLarge(ValueError):
 
 class MalformedBody(ValueError):
     """The body is not a JSON document. The message says where it goes wrong."""
+
+
+class BodyCutShort(MalformedBody):
+    """The client went away before the whole body arrived (the answer is likely never read)."""
 
 
 async def read_limited(request: Request, limit: int, declared: str | None = None) -> bytes:
@@ -36,7 +40,7 @@ async def read_limited(request: Request, limit: int, declared: str | None = None
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            raise ClientDisconnect()
+            raise BodyCutShort(f"The connection closed after {size} bytes, before the whole request body arrived")
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import json
+import traceback
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -83,7 +84,10 @@ class Contract:
     def body_violations(self, operation_id: str, body: Any) -> list[Violation]:
         """Every way ``body`` breaks the operation's request schema (at most ten), in field order."""
         errors = self._bodies[operation_id].validator.iter_errors(body)
-        violations = [describe(error) for error, _ in zip(errors, range(MAX_REPORTED), strict=False)]
+        found = [error for error, _ in zip(errors, range(MAX_REPORTED), strict=False)]
+        violations = [describe(error) for error in found]
+        for error in found:
+            _release(error)
         # A value of the wrong type breaks every other rule of its field too; the type says it all.
         mistyped = {v.field for v in violations if v.rule == "type"}
         violations = [v for v in violations if v.rule == "type" or v.field not in mistyped]
@@ -132,6 +136,16 @@ class Accelerated:
         if self.is_valid(instance):
             return iter(())
         return self.python.iter_errors(instance)  # type: ignore[no-any-return]
+
+
+def _release(error: ValidationError) -> None:
+    """Free the frames a format check's exception holds: they hold the checked value in a reference
+    cycle, which only the cyclic collector would free, some time later. For a 30 MB image that is
+    30 MB a request until it runs."""
+    cause = error.cause
+    if cause is not None and cause.__traceback__ is not None:
+        traceback.clear_frames(cause.__traceback__)
+        cause.__traceback__ = None
 
 
 def _boolean(function: Callable[[Any], object]) -> Callable[[Any], bool]:

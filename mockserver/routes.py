@@ -13,15 +13,15 @@ import random
 import re
 import uuid
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from mockserver.bodies import BodyTooLarge, MalformedBody, parse_json, read_limited
+from mockserver.bodies import BodyCutShort, BodyTooLarge, MalformedBody, parse_json, read_limited
 from mockserver.clock import Clock
 from mockserver.contract import Contract, Violation
 from mockserver.errors import ApiError, ErrorCatalog
@@ -67,6 +67,9 @@ class GenerationApi:
         self.deps = deps
         self._new_id = _id_source(deps.settings.seed)
         self._large_bodies = asyncio.Semaphore(LARGE_BODIES_AT_ONCE)
+        # Their own threads, not the shared pool: each thread that parses a large body keeps a malloc
+        # arena as large as that body's peak, so a few fixed threads keep the memory a few bodies' worth.
+        self._parsers = ThreadPoolExecutor(LARGE_BODIES_AT_ONCE, thread_name_prefix="large-body")
 
     def reset_ids(self) -> None:
         """Start the id sequence again (it only repeats when a seed is set)."""
@@ -100,7 +103,8 @@ class GenerationApi:
             # parsed and its images decoded: only a few are handled at once, the others wait unread.
             async with self._large_bodies:
                 raw = await self._read(request, declared)
-                body, violations = await run_in_threadpool(self._parse_and_validate, raw)
+                loop = asyncio.get_running_loop()
+                body, violations = await loop.run_in_executor(self._parsers, self._parse_and_validate, raw)
         # Small bodies are kept as they came and summarised when read; a large one is summarised now.
         notes["body"] = body if len(raw) <= SMALL_BODY else summarize(body)
         if violations:
@@ -135,7 +139,10 @@ class GenerationApi:
         try:
             return await read_limited(request, self.deps.settings.max_body_bytes, declared)
         except BodyTooLarge as exc:
-            raise self.deps.errors.error(413, str(exc), operation_id=CREATE) from None
+            # Closing the connection tells the client to stop sending the rest, which is never read.
+            raise self.deps.errors.error(413, str(exc), operation_id=CREATE, headers={"Connection": "close"}) from None
+        except BodyCutShort as exc:  # for the journal: the client has gone and reads no answer
+            raise self.deps.errors.error(400, str(exc), operation_id=CREATE) from None
 
     def _parse_and_validate(self, raw: bytes) -> tuple[Any, list[Violation]]:
         try:

@@ -138,6 +138,15 @@ class ApiSpec:
             raise SpecError(f"{operation_id} documents no {status} response with x-error-code")
         return int(response["x-error-code"])
 
+    def refusals(self, operation_id: str) -> dict[int, str]:
+        """``x-refusal`` of each documented error response: what it refuses (``body``, ``rate``, ...)."""
+        found = {}
+        for code, response in self.operation(operation_id).node.get("responses", {}).items():
+            resolved = self.resolve(response)
+            if code.isdigit() and isinstance(resolved, Mapping) and "x-refusal" in resolved:
+                found[int(code)] = str(resolved["x-refusal"])
+        return found
+
     def documented_statuses(self, operation_id: str) -> frozenset[int]:
         return frozenset(int(code) for code in self.operation(operation_id).node.get("responses", {}) if code.isdigit())
 

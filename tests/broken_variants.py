@@ -135,7 +135,7 @@ class FailBadImagesLater:
         await self.app(scope, replay, send)
 
 
-def _mock(spec: ApiSpec | None = None, **settings: Any) -> ASGIApp:
+def _plain_mock(spec: ApiSpec | None = None, **settings: Any) -> ASGIApp:
     return create_app(Settings(speed=SPEED, **settings), spec=spec)
 
 
@@ -233,8 +233,32 @@ class _FailsOnNonAscii:
         await self.app(scope, replay, send)
 
 
-def build(name: str) -> ASGIApp:
-    """The named variant (see VARIANTS)."""
+class _RateLimitsCreates:
+    """Answers every create 429, before the mock sees it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        body = json.dumps({"error_code": 429, "title": "Too Many Requests", "detail": "Slow down"}).encode()
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"retry-after", b"1"),
+            (b"traceparent", b"00-" + b"1" * 32 + b"-" + b"2" * 16 + b"-01"),
+        ]
+        await send({"type": "http.response.start", "status": 429, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+def build(name: str, **settings: Any) -> ASGIApp:
+    """The named variant (see VARIANTS); ``settings`` go to the mock inside (``api_keys=...``, say)."""
+
+    def _mock(spec: ApiSpec | None = None, **more: Any) -> ASGIApp:
+        return _plain_mock(spec, **settings, **more)
+
     if name == "prompt-2001":
         return _mock(_spec_allowing(lambda p: p["prompt"].update(maxLength=2001)))
     if name == "seed-out-of-range":
@@ -266,6 +290,9 @@ def build(name: str) -> ASGIApp:
         return RewriteResponses(_mock(), content_type="text/plain; charset=utf-8")
     if name == "bad-images-succeed":
         return _mock(spec_with_loose_images())
+    # Says nothing about any create: each is rate-limited. No check may pass or fail on that.
+    if name == "rate-limits-every-create":
+        return _RateLimitsCreates(_mock())
     # Not broken: the docs leave open whether a bad image is refused at create or fails as a task.
     if name == "bad-images-fail-later":
         return FailBadImagesLater(_mock(spec_with_loose_images()))

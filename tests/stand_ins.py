@@ -4,7 +4,8 @@
 - ``differing()``: a target that reads the docs the other way and misbehaves a little: the legacy
   status words, the error at the top level, microsecond timestamps, a must-reject value accepted
   (``multi_shots: "triple"``), bad images accepted and then failed, a 429 with ``Retry-After``
-  every so often, and a 503 now and then.
+  every so often, and a 503 to a poll now and then.
+- ``LosesCreates``: makes each task, then answers 502: a create whose outcome the run cannot know.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import json
 import random
 from typing import Any
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mockserver import Settings, create_app
 from mockserver.spec import ApiSpec
@@ -55,7 +56,9 @@ class Unreliable:
                 [(b"retry-after", b"1")],
             )
             return
-        if self.random.random() < self.error_rate:
+        # A 503 to a create would leave the run not knowing whether it made a task: that case has
+        # its own stand-in (LosesCreates). Here only polls get one.
+        if scope["method"] == "GET" and self.random.random() < self.error_rate:
             self.answered_503 += 1
             await _answer(send, 503, {"detail": "Service Unavailable", "error_code": 503, "title": "Unavailable"}, [])
             return
@@ -72,6 +75,31 @@ async def _answer(send: Send, status: int, body: dict[str, Any], headers: list[t
         }
     )
     await send({"type": "http.response.body", "body": payload})
+
+
+class LosesCreates:
+    """Makes every task it is asked for, then answers 502 instead of the 202: the answer is lost."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.lost = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        messages: list[Message] = []
+
+        async def keep(message: Message) -> None:
+            messages.append(message)
+
+        await self.app(scope, receive, keep)
+        if messages and messages[0]["status"] == 202:
+            self.lost += 1
+            await _answer(send, 502, {"detail": "Bad Gateway", "error_code": 502, "title": "Bad Gateway"}, [])
+            return
+        for message in messages:
+            await send(message)
 
 
 def differing() -> tuple[Unreliable, Any]:

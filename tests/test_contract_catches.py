@@ -155,6 +155,22 @@ def test_what_the_contract_allows_passes(variant: str, tmp_path: Path) -> None:
     assert run.report["verdict"] == "PASSED"
 
 
+def test_a_rate_limit_is_no_verdict_on_a_request(tmp_path: Path) -> None:
+    """A 429 to an invalid request is not a refusal of its content, nor a 429 to a valid one a refusal."""
+    run = run_against(build("rate-limits-every-create"), tmp_path)
+    assert run.code != 0 and run.report["verdict"] == "FAILED"
+    assert not run.checks & {"create.rejects-invalid", "create.accepts-valid"}
+    errors = [e["message"] for e in run.report["errors"]]
+    assert any("answered 429 (rate refused), so it did not judge the request" in m for m in errors), errors
+    junit = ET.parse(tmp_path / "junit.xml").getroot()
+    passed = {f"{case.get('classname')}::{case.get('name')}" for case in junit.iter("testcase") if not list(case)}
+    # Only what needs no create may pass: polls of unknown ids (Schemathesis' poll operation among them).
+    assert passed <= {"test_lifecycle::test_an_unknown_task_is_404", "test_schemathesis::test_every_operation_conforms"}
+    assert any(
+        e["test"].startswith("test_schemathesis.py::test_every_operation_conforms") for e in run.report["errors"]
+    )
+
+
 def test_max_tasks_stops_the_run_before_the_cap_is_passed(tmp_path: Path) -> None:
     app = create_app(Settings(speed=SPEED))
     run = run_against(app, tmp_path, via_make=False, MAX_TASKS="5")

@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
+from mockserver import Settings, create_app
 from tests.broken_variants import serve
-from tests.stand_ins import KEY, differing, docs_like
+from tests.stand_ins import KEY, LosesCreates, differing, docs_like
 from tests.test_contract_catches import free_port
 
 pytestmark = pytest.mark.socket
@@ -85,9 +86,9 @@ def test_a_dry_run_prints_the_plan_and_the_worst_case_and_sends_nothing(
     assert app.state.journal.total == 0  # not one request reached the target
     assert "Dry run: nothing is sent." in run.stdout
     assert "prompt of 2001 characters" in run.stdout and "free if refused; $0.25 if wrongly accepted" in run.stdout
-    assert "PAID $0.25" in run.stdout and "not sent: needs $0.25 more of ALLOW_SPEND" in run.stdout
+    assert "PAID $0.25" in run.stdout and "not sent: needs $0.25, $0.00 of ALLOW_SPEND left" in run.stdout
     assert "Planned spend: $0.50 on 2 paid generations." in run.stdout
-    assert "Worst-case total: $0.75." in run.stdout
+    assert "Worst-case total, whatever the target answers: $0.75." in run.stdout
 
 
 def test_by_default_a_run_spends_nothing(tmp_path: Path, docs_target: tuple[str, Any]) -> None:
@@ -130,6 +131,57 @@ def test_allow_tasks_limits_paid_generations_by_number(tmp_path: Path, docs_targ
     url, app = docs_target
     run = live(tmp_path, BASE_URL=url, ALLOW_SPEND="10", ALLOW_TASKS="1")
     assert run.code == 0 and len(app.state.store) == 1 and len(run.audit) == 1
+
+
+def test_allow_tasks_alone_enables_paid_generations(tmp_path: Path, docs_target: tuple[str, Any]) -> None:
+    url, app = docs_target
+    dry = live(tmp_path / "dry", BASE_URL=url, ALLOW_TASKS="1", DRY_RUN="1")
+    assert "ALLOW_SPEND=no limit, ALLOW_TASKS=1" in dry.stdout
+    assert dry.stdout.count("PAID $0.25") == 1 and "not sent: ALLOW_TASKS=1 reached" in dry.stdout
+    run = live(tmp_path / "run", BASE_URL=url, ALLOW_TASKS="1")
+    assert run.code == 0 and len(app.state.store) == 1 and len(run.audit) == 1
+    skipped = {c["probe"]: c["note"] for c in run.checks("skipped")}
+    assert "ALLOW_TASKS=1 paid generations were made already" in skipped["paid.raw-base64-image"]
+
+
+def test_creates_whose_answers_are_lost_are_counted_and_never_sent_twice(tmp_path: Path) -> None:
+    inner = docs_like()
+    lossy = LosesCreates(inner)
+    cassette = tmp_path / "cassette.json"
+    with serve(lossy, free_port()) as url:
+        run = live(tmp_path, BASE_URL=url, ALLOW_SPEND="0.50", RECORD=str(cassette))
+    # Every accepted create's answer was lost: the run cannot know it made a task, so it counts each.
+    assert len(inner.state.store) == lossy.lost == 2  # what the target really made: within the cap
+    report = run.report
+    assert report["spent_usd"] == pytest.approx(0.50) and report["unknown_outcome_creates"] == 2
+    assert [(a["outcome"], a["status"], a["task_id"]) for a in run.audit] == [("unknown", 502, None)] * 2
+    assert "may have been billed" in {c["probe"]: c["note"] for c in run.checks("skipped")}["paid.image-too-small"]
+    assert report["retries"]["server_errors"] == 2 and report["retries"]["retries"] == 0
+    # Drift: a lost answer says how the target was that day, not what it is; it is not a difference.
+    drift = _drift(tmp_path / "drift", cassette)
+    assert drift.returncode == 0, drift.stdout
+    replayed = json.loads((tmp_path / "drift" / "drift.json").read_text())
+    assert not replayed["differences"]
+    assert [(u["probe"], u["recorded_status"]) for u in replayed["not_comparable"]] == [
+        ("paid.basic-example", 502),
+        ("paid.raw-base64-image", 502),
+    ]
+    assert "## Not comparable" in (tmp_path / "drift" / "drift.md").read_text()
+
+
+def test_a_short_key_works_and_is_masked_in_headers(tmp_path: Path) -> None:
+    app = create_app(Settings(speed=1000.0, api_keys=frozenset({"k"})))
+    with serve(app, free_port()) as url:
+        run = live(tmp_path, key="k", BASE_URL=url, RECORD=str(tmp_path / "cassette.json"))
+    assert run.code == 0, run.stdout[-3000:]  # a one-letter key is not masked inside bodies, so nothing is mangled
+    recorded = (tmp_path / "cassette.json").read_text()
+    assert "Bearer ***" in recorded and "Bearer k" not in recorded
+
+
+def test_a_key_that_cannot_be_a_bearer_token_is_refused(tmp_path: Path) -> None:
+    run = live(tmp_path, key="sk-with a space\x01")
+    assert run.code == 2 and "printable ASCII without spaces" in run.stderr
+    assert "sk-with" not in run.stderr
 
 
 def test_against_a_differing_target_the_report_names_each_difference(

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from contract_tests.target import MASK, Exchange
+from contract_tests.target import MASK, MASKED_KEY_LENGTH, Exchange, mask
 
 FORMAT = "wan-spark-cassette/1"
 LONG_STRING = 200
@@ -55,8 +55,8 @@ class Recorder:
                 },
                 "response": {
                     "status": exchange.status,
-                    "headers": exchange.response_headers,
-                    "body": redact_body(exchange.response_body),
+                    "headers": {k: mask(v, exchange.secret) for k, v in exchange.response_headers.items()},
+                    "body": redact_body(exchange.response_body.replace(*_masking(exchange.secret))),
                     "elapsed_ms": round(exchange.elapsed * 1000, 1),
                 },
             }
@@ -73,8 +73,7 @@ class Recorder:
             "spec_version": self.spec_version,
             "interactions": self.interactions,
         }
-        text = json.dumps(document, indent=1, ensure_ascii=False)
-        path.write_text(text.replace(api_key, MASK) if api_key else text, encoding="utf-8")
+        path.write_text(mask(json.dumps(document, indent=1, ensure_ascii=False), api_key), encoding="utf-8")
         return path
 
 
@@ -92,6 +91,11 @@ def final_attempts(document: dict[str, Any]) -> list[dict[str, Any]]:
     for interaction in document["interactions"]:
         last[interaction["call"]] = interaction
     return [last[call] for call in sorted(last)]
+
+
+def _masking(secret: str) -> tuple[bytes, bytes]:
+    """What to replace in a raw body so that ``mask`` would have masked it (nothing for a short key)."""
+    return (secret.encode(), MASK.encode()) if len(secret) >= MASKED_KEY_LENGTH else (b"", b"")
 
 
 def redact_body(body: bytes | None) -> Any:

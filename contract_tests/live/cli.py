@@ -23,8 +23,8 @@ from contract_tests.live.pacing import PacedTarget
 from contract_tests.live.plan import Probe, build_plan
 from contract_tests.live.reporting import LiveReport, now
 from contract_tests.live.run import LiveRun
-from contract_tests.live.spend import AuditLog, CostModel, SpendGuard
-from contract_tests.target import MASK
+from contract_tests.live.spend import AuditLog, CostModel, SpendBound, SpendGuard, dollars
+from contract_tests.target import mask
 from mockserver import Settings
 from mockserver.settings import SettingsError
 from mockserver.spec import ApiSpec
@@ -64,8 +64,7 @@ def live_main(argv: Sequence[str] | None = None) -> int:
     try:
         return _run(config, spec, plan, cost)
     except Exception as exc:  # a last guard: no exception text may carry the key out
-        message = f"spark-live: the run stopped: {type(exc).__name__}: {exc}\n"
-        sys.stderr.write(message.replace(config.api_key, MASK))
+        sys.stderr.write(mask(f"spark-live: the run stopped: {type(exc).__name__}: {exc}\n", config.api_key))
         return 1
 
 
@@ -82,9 +81,7 @@ def _run(config: LiveConfig, spec: ApiSpec, plan: list[Probe], cost: CostModel) 
         target.listeners.append(recorder)
     verdicts = Verdicts(spec, config.base_url)
     watcher = TaskWatcher(target, verdicts, spec.lifecycle, timeout=config.task_timeout, interval=config.poll_interval)
-    sys.stdout.write(
-        f"spark-live: {len(plan)} probes against {config.base_url}; ALLOW_SPEND=${config.allow_spend:.2f}\n"
-    )
+    sys.stdout.write(f"spark-live: {len(plan)} probes against {config.base_url}; {_limits(config)}\n")
     try:
         results = LiveRun(target, guard, verdicts, watcher).run(plan)
     finally:
@@ -100,7 +97,7 @@ def _run(config: LiveConfig, spec: ApiSpec, plan: list[Probe], cost: CostModel) 
         requests_sent=target.sent,
         started_at=started,
         duration=time.monotonic() - clock,
-        audit_path=audit.path if guard.tasks else None,
+        audit_path=audit.path if guard.tasks or guard.unknown else None,
         cassette_path=cassette,
     )
     paths = report.write(config.report_dir)
@@ -110,40 +107,49 @@ def _run(config: LiveConfig, spec: ApiSpec, plan: list[Probe], cost: CostModel) 
 
 def describe_plan(plan: list[Probe], cost: CostModel, config: LiveConfig) -> str:
     """What a dry run prints: every planned request, what it may cost, and the worst case."""
-    lines = [
-        f"Dry run: nothing is sent. Plan against {config.base_url}, ALLOW_SPEND=${config.allow_spend:.2f}"
-        + (f", ALLOW_TASKS={config.allow_tasks}" if config.allow_tasks is not None else "")
-        + ":",
-        "",
-    ]
-    left, paid_tasks, planned, worst_accident = config.allow_spend, 0, 0.0, 0.0
+    lines = [f"Dry run: nothing is sent. Plan against {config.base_url}, {_limits(config)}:", ""]
+    left, paid_tasks = config.allow_spend, 0
+    paid_prices, reject_prices = [], []
     for number, probe in enumerate(plan, 1):
         price = cost.cost(probe.content) if probe.kind == "create" else 0.0
         if probe.paid:
-            fits = price <= left + 1e-9 and (config.allow_tasks is None or paid_tasks < config.allow_tasks)
-            if fits:
+            paid_prices.append(price)
+            if config.allow_tasks is not None and paid_tasks >= config.allow_tasks:
+                note = f"not sent: ALLOW_TASKS={config.allow_tasks} reached"
+            elif price > left + 1e-9:
+                note = f"not sent: needs ${price:.2f}, {dollars(left)} of ALLOW_SPEND left"
+            else:
                 left -= price
                 paid_tasks += 1
-                planned += price
-            note = f"PAID ${price:.2f}" if fits else f"not sent: needs ${price:.2f} more of ALLOW_SPEND"
+                note = f"PAID ${price:.2f}"
         elif probe.kind == "create":
-            worst_accident = max(worst_accident, price)
+            reject_prices.append(price)
             note = f"free if refused; ${price:.2f} if wrongly accepted"
         else:
             note = "free"
         lines.append(f"{number:>4}. {probe.kind.upper():6} {probe.expect:14} {probe.title[:70]:70} {note}")
-    # Requests that must be rejected go first; one wrongly accepted is charged against ALLOW_SPEND,
-    # so paid generations then get what is left. Hence the bound below.
-    worst_total = max(min(config.allow_spend, planned + worst_accident), worst_accident)
+    bound = SpendBound.of(
+        paid_prices,
+        reject_prices,
+        cap=config.allow_spend,
+        max_tasks=config.allow_tasks,
+        max_accidents=config.max_accidents,
+    )
     lines += [
         "",
-        f"Planned spend: ${planned:.2f} on {paid_tasks} paid generations.",
-        f"If the target wrongly accepts a request that must be rejected, that costs at most ${worst_accident:.2f}; "
-        "it is charged against ALLOW_SPEND and the run sends no more such requests.",
-        f"Worst-case total: ${worst_total:.2f}.",
+        f"Planned spend: ${bound.planned:.2f} on {bound.paid} paid generations.",
+        f"A must-reject request the target wrongly accepts (or answers with a 5xx, or not at all) costs at most "
+        f"${bound.worst_accident:.2f}; it is charged against ALLOW_SPEND, and after MAX_ACCIDENTS="
+        f"{config.max_accidents} of them the run sends no more such requests.",
+        f"Worst-case total, whatever the target answers: ${bound.worst_total:.2f}.",
         "",
     ]
     return "\n".join(lines)
+
+
+def _limits(config: LiveConfig) -> str:
+    tasks = f", ALLOW_TASKS={config.allow_tasks}" if config.allow_tasks is not None else ""
+    return f"ALLOW_SPEND={dollars(config.allow_spend)}{tasks}, MAX_ACCIDENTS={config.max_accidents}"
 
 
 def drift_main(argv: Sequence[str] | None = None) -> int:

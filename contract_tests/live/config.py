@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from contract_tests.target import usable_key
+
 DEFAULT_BASE_URL = "https://api.mulerouter.ai"
 # The only public price for wan2.6-i2v-spark is a third-party table: $0.05 per second of output video.
 DEFAULT_PRICE_PER_SECOND = 0.05
@@ -29,7 +31,9 @@ class LiveConfig:
     Attributes:
         base_url: The API; the public MuleRouter API unless ``BASE_URL`` says otherwise.
         api_key: The bearer token (never printed; masked wherever it could appear).
-        allow_spend: Dollars the run may spend on generations it means to pay for (0: none).
+        allow_spend: Dollars the run may spend on generations it means to pay for (0: none). Without
+            ``ALLOW_SPEND`` it is 0, unless ``ALLOW_TASKS`` is set: then it is unlimited (``inf``),
+            and the task count is the limit.
         allow_tasks: Paid generations the run may create, if ``ALLOW_TASKS`` is set.
         price_per_second: The cost model: dollars per second of output video.
         dry_run: Print the plan and the worst-case spend; send nothing.
@@ -72,15 +76,21 @@ class LiveConfig:
                 f"{KEY_VARIABLE} is not set. Export your MuleRouter API key in that variable (it is never "
                 "taken as an argument), or set DRY_RUN=1 to see the plan without sending anything."
             )
+        if api_key and not usable_key(api_key):
+            raise LiveConfigError(f"{KEY_VARIABLE} cannot be sent as a bearer token: printable ASCII without spaces")
         base_url = str(values.get("base_url") or environ.get("BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
         if not base_url.startswith(("http://", "https://")):
             raise LiveConfigError(f"BASE_URL must be an http(s) URL, got {base_url!r}")
         allow_tasks = _number("ALLOW_TASKS", values.get("allow_tasks", environ.get("ALLOW_TASKS")), int, None, 0)
+        # ALLOW_TASKS on its own is a limit on its own: the run may make that many paid generations.
+        no_money_cap = math.inf if allow_tasks is not None else 0.0
         record = values.get("record", environ.get("RECORD"))
         return cls(
             base_url=base_url,
             api_key=api_key,
-            allow_spend=_number("ALLOW_SPEND", values.get("allow_spend", environ.get("ALLOW_SPEND")), float, 0.0, 0),
+            allow_spend=_number(
+                "ALLOW_SPEND", values.get("allow_spend", environ.get("ALLOW_SPEND")), float, no_money_cap, 0
+            ),
             allow_tasks=allow_tasks,
             price_per_second=_number(
                 "PRICE_PER_SECOND",

@@ -42,6 +42,17 @@ class Difference:
 
 
 @dataclass
+class Uncompared:
+    """A recorded call whose answer says nothing about the contract, so it is not replayed."""
+
+    call: int
+    probe: str
+    request: str
+    recorded_status: int
+    why: str
+
+
+@dataclass
 class DriftReport:
     """The differences between a recording and the mock, and how to make the mock follow the recording."""
 
@@ -51,6 +62,7 @@ class DriftReport:
     follow: dict[str, str]
     calls: int
     differences: list[Difference] = field(default_factory=list)
+    not_comparable: list[Uncompared] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
@@ -76,6 +88,19 @@ class DriftReport:
             lines += ["| Call | Probe | Aspect | Recorded | Mock |", "|---|---|---|---|---|"]
             for d in self.differences:
                 lines.append(f"| {d.call} | `{d.probe}` | {d.aspect} | {_cell(d.recorded)} | {_cell(d.mock)} |")
+        if self.not_comparable:
+            lines += [
+                "",
+                "## Not comparable",
+                "",
+                "These calls' last answers were about the target's state that day, not about the contract, so",
+                "they were not replayed and are not differences.",
+                "",
+                "| Call | Probe | Request | Recorded | Why |",
+                "|---|---|---|---|---|",
+            ]
+            for u in self.not_comparable:
+                lines.append(f"| {u.call} | `{u.probe}` | {_cell(u.request)} | {u.recorded_status} | {u.why} |")
         return "\n".join(lines) + "\n"
 
     def summary(self) -> str:
@@ -92,6 +117,10 @@ class DriftReport:
         ]
         if len(self.differences) > 25:
             lines.append(f"  ... and {len(self.differences) - 25} more in the report")
+        if self.not_comparable:
+            lines.append(
+                f"{len(self.not_comparable)} calls not comparable (no answer, 429 or 5xx at the target); see the report"
+            )
         if self.follow:
             lines.append("To follow the recording: " + " ".join(f"{k}={v}" for k, v in self.follow.items()))
         return "\n".join(lines)
@@ -142,6 +171,11 @@ def replay(document: dict[str, Any], spec: ApiSpec, settings: Settings, cassette
             report.calls += 1
             call, probe_id = interaction["call"], interaction["probe"]
             request, recorded = interaction["request"], interaction["response"]
+            why = _not_comparable(recorded["status"])
+            if why:
+                shown = f"{request['method']} {request['path']}"
+                report.not_comparable.append(Uncompared(call, probe_id, shown, recorded["status"], why))
+                continue
             probe = plan.get(probe_id)
             headers = _headers(probe)
             if request["method"] == "POST" and request["path"].endswith(create_path):
@@ -234,6 +268,17 @@ def _align(app: Any, clock: ManualClock, task_id: str, phase: Phase) -> None:
             if moment != float("inf") and moment > clock.now():
                 clock.advance(moment - clock.now() + 1e-6)
             return
+
+
+def _not_comparable(status: int) -> str:
+    """Why a recorded answer cannot be held against the mock, or ``""`` when it can."""
+    if status == 0:
+        return "no answer: the request failed in the network"
+    if status == 429:
+        return "rate-limited: the target did not judge the request"
+    if status >= 500:
+        return "a server error at the target: the mock answers as the API does when it works"
+    return ""
 
 
 def _compare(

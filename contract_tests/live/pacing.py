@@ -2,7 +2,8 @@
 
 A 429 is retried after its ``Retry-After`` (1 to 120 seconds, the range the official CLI honours;
 exponential backoff when the header is absent). A 5xx, or no answer at all, is retried with
-exponential backoff and jitter. Either way at most ``max_retries`` times. Every attempt goes
+exponential backoff and jitter, except for a create, which may have made a task: it is never sent
+twice, and its answer is judged as it came. Either way at most ``max_retries`` times. Every attempt goes
 through the spend guard again, and every attempt is shown to the listeners (the recorder).
 """
 
@@ -66,6 +67,9 @@ class PacedTarget(Target):
         self._random = random.Random(seed)
 
     def request(self, method: str, path_or_url: str, **kwargs: Any) -> Exchange:
+        # A create that got a 5xx or no answer may have made a (billed) task: sending it again could
+        # make a second one. Only a 429, which made none, is retried for a create.
+        create = self.is_create(method, self.url(path_or_url))
         attempt = 0
         while True:
             self._wait_for_slot()
@@ -74,7 +78,7 @@ class PacedTarget(Target):
             except TargetUnreachable as exc:
                 self.stats.unreachable += 1
                 self._tell(exc.exchange, attempt)
-                if attempt >= self.max_retries:
+                if create or attempt >= self.max_retries:
                     raise
                 self._pause(self._backoff(attempt))
                 attempt += 1
@@ -88,6 +92,8 @@ class PacedTarget(Target):
                 delay = _retry_after(header) or self._backoff(attempt)
             elif exchange.status >= 500:
                 self.stats.server_errors += 1
+                if create:
+                    return exchange
                 delay = self._backoff(attempt)
             else:
                 return exchange

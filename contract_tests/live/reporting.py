@@ -20,8 +20,8 @@ from contract_tests.live.config import LiveConfig
 from contract_tests.live.observations import Answer
 from contract_tests.live.pacing import RetryStats
 from contract_tests.live.run import ProbeResult
-from contract_tests.live.spend import SpendGuard
-from contract_tests.target import MASK
+from contract_tests.live.spend import SpendGuard, dollars
+from contract_tests.target import mask
 
 VERDICT_MARK = {"pass": "✅ pass", "fail": "❌ FAIL", "skipped": "⏭ skipped", "error": "⚠ error"}
 
@@ -66,8 +66,9 @@ class LiveReport:
             ("Cost model", f"${config.price_per_second:g} per second of video (PRICE_PER_SECOND)"),
             (
                 "Allowed",
-                f"ALLOW_SPEND=${config.allow_spend:.2f}"
-                + (f", ALLOW_TASKS={config.allow_tasks}" if config.allow_tasks is not None else ""),
+                f"ALLOW_SPEND={dollars(config.allow_spend)}"
+                + (f", ALLOW_TASKS={config.allow_tasks}" if config.allow_tasks is not None else "")
+                + f", MAX_ACCIDENTS={config.max_accidents}",
             ),
             ("Requests", f"{self.requests_sent} sent at most {config.rate:g}/s; {self._retry_line()}"),
             ("Audit log", str(self.audit_path) if self.audit_path else "none (no task was accepted)"),
@@ -79,6 +80,11 @@ class LiveReport:
         line = f"${guard.spent:.2f} on {guard.tasks} accepted tasks ({guard.paid_tasks} meant to be paid for)"
         if guard.accidents:
             line += f"; {guard.accidents} accepted that the contract says must be rejected"
+        if guard.unknown:
+            line += (
+                f"; {guard.unknown} creates got a 5xx or no answer: they may have made tasks, so their cost "
+                "is counted (audit log: outcome unknown)"
+            )
         return line
 
     def _retry_line(self) -> str:
@@ -96,6 +102,7 @@ class LiveReport:
             "tasks_accepted": self.guard.tasks,
             "paid_tasks": self.guard.paid_tasks,
             "accepted_should_be_rejected": self.guard.accidents,
+            "unknown_outcome_creates": self.guard.unknown,
             "retries": vars(self.stats),
             "checks": [
                 {
@@ -130,7 +137,7 @@ class LiveReport:
         return written
 
     def _mask(self, text: str) -> str:
-        return text.replace(self.config.api_key, MASK) if self.config.api_key else text
+        return mask(text, self.config.api_key)
 
     def markdown(self) -> str:
         lines = [f"# Live conformance report: {self.config.base_url}", "", f"**{self.verdict}**", ""]

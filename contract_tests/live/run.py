@@ -15,7 +15,7 @@ from contract_tests.live.pacing import PacedTarget
 from contract_tests.live.plan import Probe
 from contract_tests.live.spend import SpendGuard
 from contract_tests.target import Exchange, TargetUnreachable
-from contract_tests.violations import Violation, violation
+from contract_tests.violations import Inconclusive, Violation, violation
 
 Verdict = Literal["pass", "fail", "skipped", "error"]
 
@@ -101,6 +101,8 @@ class LiveRun:
         except TargetUnreachable as exc:
             result.exchanges.append(exc.exchange)
             return ProbeResult(probe, "error", result.exchanges, note=f"the target did not answer: {exc}")
+        except Inconclusive as exc:
+            return ProbeResult(probe, "error", result.exchanges, note=str(exc))
         result.verdict = "fail" if result.violations else "pass"
         return result
 

@@ -1,0 +1,104 @@
+"""The Schemathesis CLI, run as a user runs it from a clone: `schemathesis run spec/openapi.yaml --url ...`.
+
+Against the mock (`spark-mock`, as `make mock` starts it) it must find nothing in more than a thousand
+generated cases; against a broken variant, the same command must fail.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.broken_variants import build, serve
+from tests.test_contract_catches import free_port
+
+pytestmark = pytest.mark.socket
+REPO = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+KEY = "sk-schemathesis-cli-key"
+
+
+@pytest.fixture(scope="module")
+def mock(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MOCK_")} | {"MOCK_API_KEYS": KEY}
+    log = tmp_path_factory.mktemp("mock") / "mock.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [str(BIN / "spark-mock"), "--port", str(port), "--speed", "1000", "--log-level", "warning"],
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"{url}/__mock/health", timeout=1)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "the mock did not start"
+                time.sleep(0.05)
+        yield url
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=30)
+        assert "Traceback" not in log.read_text(errors="replace")
+
+
+def schemathesis(url: str, report_dir: Path, *extra: str) -> tuple[int, str]:
+    """`schemathesis run spec/openapi.yaml --url <url>` from the repository root, with the key."""
+    done = subprocess.run(
+        [
+            str(BIN / "schemathesis"),
+            "run",
+            "spec/openapi.yaml",
+            "--url",
+            url,
+            "-H",
+            f"Authorization: Bearer {KEY}",
+            "--max-examples",
+            "200",
+            "--seed",
+            "20261122",
+            "--report",
+            "junit",
+            "--report-dir",
+            str(report_dir),
+            *extra,
+        ],
+        cwd=REPO,  # where schemathesis.toml teaches it the spec's image format
+        env={**os.environ, "NO_COLOR": "1", "COLUMNS": "120"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    return done.returncode, done.stdout + done.stderr
+
+
+def test_the_schemathesis_cli_finds_nothing_in_over_a_thousand_cases(mock: str, tmp_path: Path) -> None:
+    code, output = schemathesis(mock, tmp_path)
+    assert code == 0, output[-4000:]
+    counts = re.search(r"(\d+) generated, (\d+) passed", output)
+    assert counts, output[-2000:]
+    generated, passed = int(counts[1]), int(counts[2])
+    assert generated >= 1000 and passed == generated, output[-2000:]
+    assert "No issues found" in output
+    assert KEY not in output  # Schemathesis sanitises the header it was given
+
+
+def test_the_same_command_fails_against_a_broken_target(tmp_path: Path) -> None:
+    with serve(build("500-on-non-ascii", api_keys=frozenset({KEY})), free_port()) as url:
+        code, output = schemathesis(url, tmp_path, "--max-failures", "1")
+    assert code == 1, output[-4000:]
+    assert "Server error" in output, output[-3000:]
