@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+BENCH_STAMP := $(VENV)/.bench-stamp
 
 HOST ?= 127.0.0.1
 PORT ?= 8000
@@ -10,7 +11,7 @@ SPEED ?= 1
 WORKERS ?= 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install mock test check lint typecheck spec-lint contract live drift clean
+.PHONY: help install mock test check lint typecheck spec-lint contract live drift bench soak clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -46,6 +47,20 @@ live: $(STAMP)  ## A live conformance run under the spend guard (DRY_RUN=1 print
 drift: $(STAMP)  ## Replay a recorded live run against the mock: make drift CASSETTE=<file> [FOLLOW=1]
 	@test -n "$(CASSETTE)" || { echo "make drift needs CASSETTE=<file>"; exit 2; }
 	@$(BIN)/spark-drift "$(CASSETTE)"
+
+# The benchmarks install what they compare with: matplotlib for the plots, wrk from Debian's
+# packages (as root, when it is missing), and Prism from npm (into benchmarks/.tools, by the script).
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	@command -v wrk >/dev/null || { echo "installing wrk (Debian's package)"; \
+		apt-get install -y -q wrk >/dev/null || sudo apt-get install -y -q wrk >/dev/null; }
+	touch $@
+
+bench: $(BENCH_STAMP)  ## Our mock, Prism and the Starlette floor under wrk; writes benchmarks/results.{md,json,png}
+	$(BIN)/python -m benchmarks.bench
+
+soak: $(BENCH_STAMP)  ## Five minutes at saturation (SOAK_SECONDS); writes benchmarks/soak.{md,json,png}
+	$(BIN)/python -m benchmarks.soak
 
 check: lint typecheck spec-lint  ## ruff, mypy and the OpenAPI validator
 

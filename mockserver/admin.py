@@ -97,7 +97,8 @@ class AdminApi:
     async def advance(self, request: Request) -> Response:
         usage = f'Send {{"seconds": <number from 0 to {MAX_ADVANCE_SECONDS:.0f}>}}'
         try:
-            payload = parse_json(await read_limited(request, MAX_ADMIN_BODY))
+            declared = request.headers.get("content-length", "")
+            payload = parse_json(await read_limited(request.receive, MAX_ADMIN_BODY, declared))
         except (MalformedBody, BodyTooLarge) as exc:
             raise ApiError(400, f"{exc}. {usage}") from None
         seconds = payload.get("seconds") if isinstance(payload, dict) else None

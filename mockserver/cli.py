@@ -12,7 +12,7 @@ from pathlib import Path
 
 import uvicorn
 
-from mockserver.app import create_app
+from mockserver.app import create_app, settle_heap
 from mockserver.settings import Settings, SettingsError
 from mockserver.spec import SpecError
 
@@ -50,6 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             shared = Path(tempfile.mkdtemp(prefix="spark-mock-")) / "state.sqlite"
             settings = dataclasses.replace(settings, state_file=shared)
         app = create_app(settings)  # built here too: a bad setting stops the start with a clear message
+        settle_heap()
     except (SettingsError, SpecError, OSError) as exc:
         sys.stderr.write(f"spark-mock: {exc}\n")
         return 2

@@ -6,10 +6,11 @@ spec has none (an unknown path, say), it repeats the HTTP status.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from http import HTTPStatus
 
-from starlette.responses import JSONResponse
+from starlette.responses import Response
 
 from mockserver.spec import ApiSpec, SpecError
 
@@ -32,9 +33,18 @@ class ApiError(Exception):
     def title(self) -> str:
         return _TITLES.get(self.status) or HTTPStatus(self.status).phrase
 
-    def response(self) -> JSONResponse:
-        body = {"error_code": self.error_code, "title": self.title, "detail": self.detail}
-        return JSONResponse(body, status_code=self.status, headers=self.headers)
+    def body(self) -> bytes:
+        """The JSON body: ``{"error_code", "title", "detail"}``."""
+        fields = {"error_code": self.error_code, "title": self.title, "detail": self.detail}
+        return json.dumps(fields, ensure_ascii=False, separators=(",", ":")).encode()
+
+    def response(self) -> Response:
+        return Response(self.body(), status_code=self.status, headers=self.headers, media_type="application/json")
+
+
+def internal_error() -> ApiError:
+    """The answer to a crash of the mock itself."""
+    return ApiError(500, "Internal error in the mock; this is a bug, please report it")
 
 
 class ErrorCatalog:

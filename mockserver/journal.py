@@ -15,7 +15,7 @@ import threading
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from mockserver.payloads import timestamp
 
@@ -49,9 +49,9 @@ class JournalEntry:
         return asdict(self)
 
 
-@dataclass(slots=True)
-class Visit:
-    """A request as recorded: raw, not yet redacted (that happens when it is read)."""
+class Visit(NamedTuple):
+    """A request as recorded: raw, not yet redacted (that happens when it is read). A tuple, as
+    one is made for every request."""
 
     at: float
     method: str

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -49,6 +49,12 @@ class Presenter:
         self.timestamps = timestamps
         status = json.dumps(self.words[Phase.QUEUED]).replace("%", "%%")
         self._created = '{"task_info":{"id":"%s","status":' + status + ',"created_at":"%s","updated_at":"%s"}}'
+        self._info = {
+            phase: '{"task_info":{"id":"%s","status":'
+            + json.dumps(word).replace("%", "%%")
+            + ',"created_at":"%s","updated_at":"%s"}'
+            for phase, word in self.words.items()
+        }
 
     def created(self, task: Task) -> bytes:
         """The JSON body of the ``202`` that answers a create.
@@ -58,6 +64,19 @@ class Presenter:
         """
         stamp = timestamp(task.created_at, self.timestamps)
         return (self._created % (task.id, stamp, stamp)).encode()
+
+    def result_json(self, task: Task, state: TaskState, base_url: Callable[[], str]) -> bytes:
+        """:meth:`result` as JSON; filled into a template unless the task failed (its error needs escaping)."""
+        if state.phase is Phase.FAILED:
+            return json.dumps(self.result(task, state, base_url()), ensure_ascii=False, separators=(",", ":")).encode()
+        info = self._info[state.phase] % (
+            task.id,
+            timestamp(task.created_at, self.timestamps),
+            timestamp(state.since, self.timestamps),
+        )
+        if state.phase is Phase.SUCCEEDED:
+            info += ',"videos":' + json.dumps([base_url().rstrip("/") + video_path(task.id)], ensure_ascii=False)
+        return (info + "}").encode()
 
     def result(self, task: Task, state: TaskState, base_url: str) -> dict[str, Any]:
         """The body of a poll: ``task_info``, plus ``videos`` or the error once the task has ended."""

@@ -18,13 +18,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import Receive, Scope
 
 from mockserver.bodies import BodyCutShort, BodyTooLarge, MalformedBody, parse_json, read_limited
 from mockserver.clock import Clock
 from mockserver.contract import Contract, Violation
 from mockserver.errors import ApiError, ErrorCatalog
+from mockserver.fastlane import Endpoint, Handler, Lane, Reply
 from mockserver.journal import summarize
 from mockserver.payloads import ASSET_PREFIX, VIDEO_NAME, Presenter
 from mockserver.resources import video_path
@@ -75,34 +77,41 @@ class GenerationApi:
         """Start the id sequence again (it only repeats when a seed is set)."""
         self._new_id = _id_source(self.deps.settings.seed)
 
-    def routes(self) -> list[BaseRoute]:
-        handlers: dict[str, Callable[[Request], Any]] = {CREATE: self.create, POLL: self.poll}
-        routes: list[BaseRoute] = []
+    def lanes(self) -> list[Lane]:
+        """The spec's operations, each with its handler, for the fast lane and for the router."""
+        handlers: dict[str, Handler] = {CREATE: self.create, POLL: self.poll}
+        lanes: list[Lane] = []
         for op in self.deps.spec.operations.values():
             if op.operation_id not in handlers:
                 raise SpecError(f"the mock has no handler for operation {op.operation_id}")
-            route = Route(op.path, handlers[op.operation_id], methods=[op.method], name=op.operation_id)
-            route.methods = {op.method}  # only what the spec documents: Starlette would add HEAD to a GET
+            lanes.append(Lane(op.method, op.path, handlers[op.operation_id]))
+        return lanes
+
+    def routes(self) -> list[BaseRoute]:
+        routes: list[BaseRoute] = []
+        for lane, op in zip(self.lanes(), self.deps.spec.operations.values(), strict=True):
+            route = Route(lane.path, Endpoint(lane.handler), methods=[lane.method], name=op.operation_id)
+            route.methods = {lane.method}  # only what the spec documents: Starlette would add HEAD to a GET
             routes.append(route)
         routes.append(Route(f"{ASSET_PREFIX}/{{task_id}}/{VIDEO_NAME}", self.video, methods=["GET"], name="video"))
         return routes
 
-    async def create(self, request: Request) -> Response:
+    async def create(self, scope: Scope, receive: Receive) -> Reply:
         deps = self.deps
-        notes: dict[str, Any] = request.state.journal
-        headers = _header_values(request.scope["headers"])
+        notes: dict[str, Any] = _notes(scope)
+        headers = _header_values(scope["headers"])
         self._authorize(headers.get("authorization"), CREATE)
         scenario = self._scenario(headers.get(SCENARIO_KEY), notes)
         self._check_content_type(headers.get("content-type", ""))
         declared = headers.get("content-length", "")
         if declared.isascii() and declared.isdigit() and int(declared) <= THREADPOOL_BYTES:
-            raw = await self._read(request, declared)
+            raw = await self._read(receive, declared)
             body, violations = self._parse_and_validate(raw)
         else:
             # A large body (or one of unknown size) costs memory several times its size while it is
             # parsed and its images decoded: only a few are handled at once, the others wait unread.
             async with self._large_bodies:
-                raw = await self._read(request, declared)
+                raw = await self._read(receive, declared)
                 loop = asyncio.get_running_loop()
                 body, violations = await loop.run_in_executor(self._parsers, self._parse_and_validate, raw)
         # Small bodies are kept as they came and summarised when read; a large one is summarised now.
@@ -116,15 +125,16 @@ class GenerationApi:
         task = self._new_task(fields, scenario)
         deps.store.add(task)
         notes["task_id"] = task.id
-        return Response(deps.presenter.created(task), status_code=202, media_type="application/json")
+        return Reply(202, deps.presenter.created(task))
 
-    async def poll(self, request: Request) -> Response:
+    async def poll(self, scope: Scope, receive: Receive) -> Reply:
         deps = self.deps
-        self._authorize(request.headers.get("authorization"), POLL)
-        task = self._find(request.path_params["task_id"], POLL)
-        request.state.journal["task_id"] = task.id
+        headers = _header_values(scope["headers"])
+        self._authorize(headers.get("authorization"), POLL)
+        task = self._find(scope["path_params"]["task_id"], POLL)
+        _notes(scope)["task_id"] = task.id
         state = deps.store.settle(task, state_at(task, deps.clock.now()))
-        return JSONResponse(deps.presenter.result(task, state, self._base_url(request)))
+        return Reply(200, deps.presenter.result_json(task, state, lambda: self._base_url(scope, headers)))
 
     async def video(self, request: Request) -> Response:
         task = self._find(request.path_params["task_id"], None)
@@ -135,9 +145,9 @@ class GenerationApi:
             request.scope["headers"] = [(k, v) for k, v in request.scope["headers"] if k != b"range"]
         return FileResponse(video_path(), media_type="video/mp4", filename=VIDEO_NAME)
 
-    async def _read(self, request: Request, declared: str) -> bytes:
+    async def _read(self, receive: Receive, declared: str) -> bytes:
         try:
-            return await read_limited(request, self.deps.settings.max_body_bytes, declared)
+            return await read_limited(receive, self.deps.settings.max_body_bytes, declared)
         except BodyTooLarge as exc:
             # Closing the connection tells the client to stop sending the rest, which is never read.
             raise self.deps.errors.error(413, str(exc), operation_id=CREATE, headers={"Connection": "close"}) from None
@@ -210,7 +220,9 @@ class GenerationApi:
         )
 
     def _find(self, raw_id: str, operation_id: str | None) -> Task:
-        task = None
+        task = self.deps.store.get(raw_id)  # an id as the mock wrote it is a valid one
+        if task is not None:
+            return task
         if operation_id is None or self.deps.contract.parameter_is_valid(operation_id, "task_id", raw_id):
             try:
                 task = self.deps.store.get(str(uuid.UUID(raw_id)))
@@ -221,8 +233,14 @@ class GenerationApi:
             raise self.deps.errors.error(404, f"Task {shown} does not exist", operation_id=operation_id)
         return task
 
-    def _base_url(self, request: Request) -> str:
-        return self.deps.settings.public_url or f"{request.url.scheme}://{request.url.netloc}"
+    def _base_url(self, scope: Scope, headers: Mapping[str, str]) -> str:
+        if self.deps.settings.public_url:
+            return self.deps.settings.public_url
+        host = headers.get("host")
+        if host is None:
+            server = scope.get("server") or ("localhost", 80)
+            host = f"{server[0]}:{server[1]}"
+        return f"{scope['scheme']}://{host}"
 
 
 def _id_source(seed: int | None) -> Callable[[], tuple[str, int]]:
@@ -242,12 +260,20 @@ _UUID_CLEAR = ~((0xF000 << 64) | (0xC000 << 48)) & ((1 << 128) - 1)
 _UUID_V4 = (0x4000 << 64) | (0x8000 << 48)
 
 
-_WANTED_HEADERS = frozenset({b"authorization", b"content-type", b"content-length", SCENARIO_HEADER.lower().encode()})
+_WANTED_HEADERS = frozenset(
+    {b"authorization", b"content-type", b"content-length", b"host", SCENARIO_HEADER.lower().encode()}
+)
 SCENARIO_KEY = SCENARIO_HEADER.lower()
 
 
+def _notes(scope: Scope) -> dict[str, Any]:
+    """What the handler adds to the request's journal entry (the trace-and-journal layer reads it)."""
+    notes: dict[str, Any] = scope.setdefault("state", {}).setdefault("journal", {})
+    return notes
+
+
 def _header_values(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
-    """The headers a create looks at, in one pass over the raw list (the first of a repeated one wins)."""
+    """The headers a handler looks at, in one pass over the raw list (the first of a repeated one wins)."""
     found: dict[str, str] = {}
     for name, value in raw:
         if name in _WANTED_HEADERS:

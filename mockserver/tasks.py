@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 
 class Phase(StrEnum):
@@ -50,9 +51,9 @@ class Failure:
             raise ValueError(f"a task can only fail from queued or running, not {self.stage}")
 
 
-@dataclass(frozen=True, slots=True)
-class Task:
-    """A generation task, with the timeline it will follow.
+class Task(NamedTuple):
+    """A generation task, with the timeline it will follow (immutable; a tuple, because one is made
+    for every create and a tuple is the cheapest immutable record to make).
 
     Attributes:
         id: The task id (a UUID string).
@@ -72,8 +73,7 @@ class Task:
     video_seconds: int = 5
 
 
-@dataclass(frozen=True, slots=True)
-class TaskState:
+class TaskState(NamedTuple):
     """A task as seen at one moment: its phase, and when it entered that phase."""
 
     phase: Phase

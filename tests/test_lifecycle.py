@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import re
 import uuid
@@ -165,3 +166,22 @@ def test_a_task_cannot_fail_from_a_terminal_phase() -> None:
     with pytest.raises(ValueError, match="only fail from queued or running"):
         Failure(3001, "t", "d", Phase.SUCCEEDED)
     assert Task("x", 0.0, 1.0, 1.0).failure is None
+
+
+@pytest.mark.parametrize("vocabulary", ["guide", "legacy"])
+@pytest.mark.parametrize("placement", ["task_info", "top_level"])
+@pytest.mark.parametrize("style", ["seconds", "micro"])
+def test_the_poll_template_writes_what_json_would(vocabulary: str, placement: Any, style: Any) -> None:
+    from mockserver.payloads import Presenter
+    from mockserver.spec import ApiSpec
+
+    words = ApiSpec.load().lifecycle.vocabularies[vocabulary]
+    presenter = Presenter(words, placement, style)
+    failure = Failure(3001, 'A "quoted" title', "détail")
+    for task in (Task("3c90c3cc-0d44-4b50-8888-8dd25736052a", 1.7e9, 3.0, 5.0), Task("x", 1.7e9, 3.0, 5.0, failure)):
+        for now in (1.7e9 + 1, 1.7e9 + 4, 1.7e9 + 9):
+            state = state_at(task, now)
+            expected = presenter.result(task, state, "http://h:1/")
+            written = presenter.result_json(task, state, lambda: "http://h:1/")
+            assert json.loads(written) == expected
+            assert list(json.loads(written)) == list(expected)  # the same keys, in the same order
