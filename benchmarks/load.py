@@ -121,7 +121,7 @@ def run(
         wrk_path(),
         f"-t{threads}",
         f"-c{connections}",
-        f"-d{seconds:g}s",
+        f"-d{max(1, round(seconds))}s",  # wrk takes whole seconds only
         "--latency",
         "--timeout",
         "10s",
