@@ -23,7 +23,8 @@ from benchmarks import load, measures
 from benchmarks.load import Load, Scenario
 from benchmarks.machine import describe_machine
 from benchmarks.plot import bar_chart
-from benchmarks.servers import LOAD_CPU, floor_command, free_port, mock_command, pinned, prism_command, serve
+from benchmarks.servers import LOAD_CPU, floor_command, mock_command, pinned, prism_command, serve
+from contract_tests.runner import free_port
 
 OUT = Path(__file__).resolve().parent
 CREATE_PATH = measures.CREATE_PATH

@@ -18,7 +18,8 @@ from PIL import Image
 
 from benchmarks import load
 from benchmarks.load import Scenario
-from benchmarks.servers import LOAD_CPU, free_port, mock_command, pinned, serve
+from benchmarks.servers import LOAD_CPU, mock_command, pinned, serve
+from contract_tests.runner import free_port
 from mockserver import Settings, create_app
 from mockserver.image_rules import ImageRules, check_image
 from mockserver.spec import ApiSpec

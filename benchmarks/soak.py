@@ -22,7 +22,8 @@ from benchmarks.load import Mix, Scenario
 from benchmarks.machine import describe_machine
 from benchmarks.measures import AUTH
 from benchmarks.plot import soak_chart
-from benchmarks.servers import LOAD_CPU, free_port, mock_command, pinned, serve
+from benchmarks.servers import LOAD_CPU, mock_command, pinned, serve
+from contract_tests.runner import free_port
 
 OUT = Path(__file__).resolve().parent
 SLICE = 10.0  # seconds of load between two memory samples

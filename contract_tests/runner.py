@@ -60,7 +60,7 @@ def _target(config: RunConfig) -> Iterator[RunConfig]:
         yield config
         return
     key = f"sk-mr-contract-{secrets.token_hex(8)}"
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "MOCK_API_KEYS": key, "MOCK_JOURNAL_SIZE": "100"}
     env = {
         k: v for k, v in env.items() if not (k.startswith("MOCK_") and k not in ("MOCK_API_KEYS", "MOCK_JOURNAL_SIZE"))
@@ -85,7 +85,7 @@ def _target(config: RunConfig) -> Iterator[RunConfig]:
     )
     base_url = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_up(base_url, process)
+        wait_until_up(base_url, process)
         yield config.with_target(base_url, key, bundled=True)
     finally:
         process.terminate()
@@ -95,22 +95,26 @@ def _target(config: RunConfig) -> Iterator[RunConfig]:
             process.kill()
 
 
-def _wait_until_up(base_url: str, process: subprocess.Popen[bytes]) -> None:
+def wait_until_up(base_url: str, process: subprocess.Popen[bytes]) -> None:
+    """Return once the mock at ``base_url`` answers its health check; raise if ``process`` exits
+    first or 30 s pass. Whatever ``process`` wrote to a piped stderr goes into the message."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
             error = process.stderr.read().decode(errors="replace") if process.stderr else ""
-            raise RuntimeError(f"the bundled mock did not start: {error[-2000:]}")
+            raise RuntimeError(f"the mock did not start: {error[-2000:]}")
         try:
             # The admin API only tells when the mock is up; no check of the run uses it.
             if httpx.get(f"{base_url}/__mock/health", timeout=1).status_code == 200:
                 return
         except httpx.TransportError:
             time.sleep(0.05)
-    raise RuntimeError("the bundled mock did not start within 30 s")
+    process.kill()
+    raise RuntimeError("the mock did not start within 30 s")
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free now."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from contract_tests.runner import free_port
 from mockserver import Settings, create_app
 from tests.broken_variants import SPEED, build, serve
 
@@ -36,12 +36,6 @@ class Run:
     @property
     def checks(self) -> set[str]:
         return {v["check"] for v in self.report["violations"]}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def contract(base_url: str | None, directory: Path, *, via_make: bool = True, **variables: str) -> Run:

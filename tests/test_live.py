@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
+from contract_tests.runner import free_port
 from mockserver import Settings, create_app
 from tests.broken_variants import serve
 from tests.stand_ins import KEY, LosesCreates, differing, docs_like
-from tests.test_contract_catches import free_port
 
 pytestmark = pytest.mark.socket
 REPO = Path(__file__).resolve().parent.parent

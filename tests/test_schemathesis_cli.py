@@ -11,15 +11,13 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
+from contract_tests.runner import free_port, wait_until_up
 from tests.broken_variants import build, serve
-from tests.test_contract_catches import free_port
 
 pytestmark = pytest.mark.socket
 REPO = Path(__file__).resolve().parent.parent
@@ -41,14 +39,7 @@ def mock(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{url}/__mock/health", timeout=1)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "the mock did not start"
-                time.sleep(0.05)
+        wait_until_up(url, process)
         yield url
     finally:
         process.send_signal(signal.SIGINT)

@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,12 +13,12 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
+from contract_tests.runner import free_port, wait_until_up
 from mockserver import Settings, create_app
 from mockserver.clock import ManualClock
 from mockserver.state_file import StateFile, StateStore
 from mockserver.tasks import plan_task
 from tests.conftest import AUTH, CREATE_PATH, VALID_BODY, poll_path
-from tests.test_contract_catches import free_port
 
 
 def two_workers(path: Path, speed: float = 1.0) -> tuple[TestClient, TestClient]:
@@ -115,15 +114,8 @@ def _start(command: list[str], base: str) -> subprocess.Popen[bytes]:
     process = subprocess.Popen(
         command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/__mock/health", timeout=1).status_code == 200:
-                return process
-        except httpx.TransportError:
-            time.sleep(0.05)
-    process.kill()
-    raise AssertionError("the mock did not start")
+    wait_until_up(base, process)
+    return process
 
 
 @pytest.mark.socket

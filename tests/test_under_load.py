@@ -24,6 +24,7 @@ import httpx
 import pytest
 
 from contract_tests.images import data_uri, make_image, truncate, with_png_dimensions
+from contract_tests.runner import free_port, wait_until_up
 
 pytestmark = pytest.mark.socket
 CREATE_PATH = "/vendors/mulerouter/v1/wan2.6-i2v-spark/generation"
@@ -50,12 +51,6 @@ class Mock:
         return bool(httpx.get(f"{self.url}/__mock/health", timeout=5).json()["status"] == "ok")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def mock(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mock]:
     """`spark-mock`, as `make mock` starts it, with room for thousands of open files."""
@@ -63,7 +58,7 @@ def mock(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mock]:
     wanted = 2 * CONNECTIONS + 512  # the client's sockets here and the server's there, plus the rest
     if soft < wanted:
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(wanted, hard), hard))
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("MOCK_")}
     # Its log goes to a file: thousands of access-log lines would fill a pipe that nobody reads.
     log = tmp_path_factory.mktemp("mock") / "mock.log"
@@ -76,14 +71,7 @@ def mock(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mock]:
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/__mock/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "the mock did not start"
-                time.sleep(0.05)
+        wait_until_up(url, process)
         yield Mock(url, process.pid, port)
     finally:
         process.send_signal(signal.SIGINT)
