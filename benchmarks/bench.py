@@ -2,7 +2,7 @@
 
 Writes benchmarks/results.md, results.json and results.png. ``BENCH_SECONDS`` sets the length of
 each measured run (default 10 s, after a 2 s warm-up); ``BENCH_ROUNDS`` how many times each server
-is measured (default 3), in interleaved rounds, each figure being the median of its rounds.
+is measured (default 5), in interleaved rounds, each figure being the median of its rounds.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ TARGETS: dict[str, Callable[[dict[str, Any]], bool]] = {
 
 def main() -> int:
     seconds = float(os.environ.get("BENCH_SECONDS", "10"))
-    rounds = int(os.environ.get("BENCH_ROUNDS", "3"))
+    rounds = int(os.environ.get("BENCH_ROUNDS", "5"))
     load.wrk_path()  # fail early, with the way to install it
     results: dict[str, Any] = {
         "machine": describe_machine(),

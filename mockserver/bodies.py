@@ -92,6 +92,16 @@ _DECODER = json.JSONDecoder(parse_constant=_reject_constant)
 
 
 def _has_large_float(value: Any) -> bool:
+    if type(value) is dict:  # a create's body is a flat object of strings and small numbers: no walk
+        flat = True
+        for item in value.values():
+            kind = type(item)
+            if kind is float and not -_INT64 < item < _INT64:
+                return True
+            if kind is dict or kind is list:
+                flat = False
+        if flat:
+            return False
     stack = [value]
     while stack:
         item = stack.pop()

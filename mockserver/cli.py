@@ -60,7 +60,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"(speed x{settings.speed:g}, {settings.vocabulary} status words, {settings.workers} worker(s), {where}; "
         "admin API under /__mock)\n"
     )
-    common = {"host": settings.host, "port": settings.port, "log_level": settings.log_level}
+    common = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": settings.log_level,
+        # Below info the access log prints nothing, yet uvicorn would still build each line's parts.
+        "access_log": settings.log_level in ("info", "debug"),
+    }
     if settings.workers == 1:
         uvicorn.run(app, **common)  # type: ignore[arg-type]
         return 0

@@ -11,6 +11,7 @@ length.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import deque
 from collections.abc import Iterable, Mapping
@@ -80,9 +81,10 @@ class Journal:
         self._lock = threading.Lock()
 
     def record(self, visit: Visit) -> None:
-        with self._lock:
-            self._visits.append(visit)
-            self.total += 1
+        # No lock: requests are recorded on the event loop's thread only, and a deque's append is atomic
+        # for the readers of other threads (entries() takes its copy under the lock, in one C call).
+        self._visits.append(visit)
+        self.total += 1
 
     def entries(self, limit: int | None = None) -> list[JournalEntry]:
         """Oldest first; with ``limit``, only the newest ``limit`` entries."""
@@ -104,7 +106,7 @@ class Journal:
             duration_ms=round(visit.seconds * 1000, 3),
             traceparent=visit.traceparent,
             headers=redact_headers(headers, secrets),
-            body=scrub(summarize(notes.pop("body", None)), secrets),
+            body=scrub(summarize(_as_json(notes.pop("body", None))), secrets),
             task_id=notes.pop("task_id", None),
             notes=scrub(summarize(notes), secrets),
         )
@@ -117,6 +119,16 @@ class Journal:
         with self._lock:
             self._visits.clear()
             self.total = 0
+
+
+def _as_json(body: Any) -> Any:
+    """A body kept as the bytes that came, parsed; anything else as it is."""
+    if not isinstance(body, bytes):
+        return body
+    try:
+        return json.loads(body)
+    except ValueError:  # only bodies that parsed are kept; but never fail a read of the journal
+        return body.decode("utf-8", "replace")
 
 
 def request_secrets(headers: Iterable[tuple[str, str]], keys: Iterable[str]) -> frozenset[str]:

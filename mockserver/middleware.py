@@ -26,9 +26,11 @@ def traceparent(incoming: str | None) -> str:
     """A W3C ``traceparent`` for this response: the caller's trace continued, or a new trace."""
     # Trace ids need to be unique, not secret: the fast generator will do (a zero id is one in 2**64).
     if incoming is None:
-        ids = f"{random.getrandbits(192):048x}"
+        ids = random.getrandbits(192).to_bytes(24, "big").hex()  # the cheapest way to 48 hex digits
         trace, span = ids[:32], ids[32:]
-        return f"00-{trace if trace != _ZERO_TRACE else _ONE_TRACE}-{span if span != _ZERO_SPAN else _ONE_SPAN}-01"
+        if trace == _ZERO_TRACE or span == _ZERO_SPAN:
+            trace, span = trace.replace(_ZERO_TRACE, _ONE_TRACE), span.replace(_ZERO_SPAN, _ONE_SPAN)
+        return "00-" + trace + "-" + span + "-01"
     match = _TRACEPARENT.match(incoming.strip().lower())
     span = f"{random.getrandbits(64) or 1:016x}"
     if match and match.group(1) != "ff" and set(match.group(2)) != {"0"} and set(match.group(3)) != {"0"}:
@@ -92,16 +94,9 @@ class TraceJournalMiddleware:
                 self._record(scope, status, trace, notes, started)
 
     def _record(self, scope: Scope, status: int, trace: str, notes: dict[str, Any], started: float) -> None:
+        seconds = time.perf_counter() - started
+        path, query = scope["path"][:500], scope.get("query_string", b"")[:500]
+        # Positional, in Visit's field order: one is made per request.
         self.journal.record(
-            Visit(
-                at=self.clock.now(),
-                method=scope["method"],
-                path=scope["path"][:500],
-                query=scope.get("query_string", b"")[:500],
-                status=status,
-                seconds=time.perf_counter() - started,
-                traceparent=trace,
-                headers=scope["headers"],
-                notes=notes,
-            )
+            Visit(self.clock.now(), scope["method"], path, query, status, seconds, trace, scope["headers"], notes)
         )

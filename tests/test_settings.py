@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 
@@ -74,3 +75,14 @@ def test_the_cli_exits_2_on_a_bad_setting(monkeypatch: pytest.MonkeyPatch, capsy
     monkeypatch.delenv("MOCK_SPEED")
     assert main(["--scenario", "fail=12"]) == 2
     assert "not a documented task error code" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("level", "logged"), [("info", True), ("debug", True), ("warning", False), ("error", False)])
+def test_the_cli_keeps_an_access_log_only_where_its_level_prints_it(
+    monkeypatch: pytest.MonkeyPatch, level: str, logged: bool
+) -> None:
+    served: dict[str, Any] = {}
+    monkeypatch.setattr("mockserver.cli.uvicorn.run", lambda app, **options: served.update(options))
+    assert main(["--log-level", level, "--port", "8999"]) == 0
+    assert served["access_log"] is logged
+    assert served["log_level"] == level
