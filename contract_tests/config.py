@@ -120,10 +120,10 @@ class RunConfig:
         return cls(
             base_url=base_url,
             api_key=api_key,
-            max_tasks=_number("MAX_TASKS", values["max_tasks"], int, default=default_cap, minimum=0),
-            task_timeout=_number("TASK_TIMEOUT", values["task_timeout"], float, default=900.0, minimum=0.1),
+            max_tasks=parse_number("MAX_TASKS", values["max_tasks"], int, default=default_cap, minimum=0),
+            task_timeout=parse_number("TASK_TIMEOUT", values["task_timeout"], float, default=900.0, minimum=0.1),
             # The bundled mock runs tasks in about a second; a real API takes minutes.
-            poll_interval=_number(
+            poll_interval=parse_number(
                 "POLL_INTERVAL", values["poll_interval"], float, default=0.1 if base_url is None else 5.0, minimum=0.0
             ),
             profile=PROFILES[profile_name],
@@ -134,15 +134,18 @@ class RunConfig:
         return replace(self, base_url=base_url, api_key=api_key, bundled=bundled)
 
 
-def _number(name: str, raw: Any, kind: type, *, default: Any, minimum: float) -> Any:
-    if raw is None:
+def parse_number(
+    name: str, raw: Any, kind: type, *, default: Any, minimum: float, error: type[ValueError] = ConfigError
+) -> Any:
+    """``raw`` as a ``kind`` of at least ``minimum``; ``default`` when unset or empty; else ``error``, naming it."""
+    if raw is None or raw == "":
         return default
     try:
         value = kind(raw)
     except (TypeError, ValueError):
-        raise ConfigError(f"{name}={raw!r} is not a number") from None
+        raise error(f"{name}={raw!r} is not a number") from None
     if not math.isfinite(value) or value < minimum:
-        raise ConfigError(f"{name} must be at least {minimum}, got {raw!r}")
+        raise error(f"{name} must be at least {minimum}, got {raw!r}")
     return value
 
 

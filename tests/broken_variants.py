@@ -113,14 +113,9 @@ class FailBadImagesLater:
         if scope["type"] != "http" or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
-        messages = []
-        while True:
-            message = await receive()
-            messages.append(message)
-            if not message.get("more_body"):
-                break
+        raw, replay = await _buffered(receive)
         try:
-            body = json.loads(b"".join(m.get("body", b"") for m in messages))
+            body = json.loads(raw)
             for field in ("image", "last_frame"):
                 if isinstance(body, dict) and isinstance(body.get(field), str):
                     check_image(body[field], self.rules)
@@ -129,10 +124,22 @@ class FailBadImagesLater:
         except ValueError:
             pass
 
-        async def replay() -> Message:
-            return messages.pop(0) if messages else {"type": "http.disconnect"}
-
         await self.app(scope, replay, send)
+
+
+async def _buffered(receive: Receive) -> tuple[bytes, Receive]:
+    """The whole request body, and a ``receive`` that hands the same messages on to the app."""
+    messages: list[Message] = []
+    while True:
+        message = await receive()
+        messages.append(message)
+        if not message.get("more_body"):
+            break
+
+    async def replay() -> Message:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    return b"".join(m.get("body", b"") for m in messages), replay
 
 
 def _plain_mock(spec: ApiSpec | None = None, **settings: Any) -> ASGIApp:
@@ -201,15 +208,9 @@ class _FailsOnNonAscii:
         if scope["type"] != "http" or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
-        messages = []
-        while True:
-            message = await receive()
-            messages.append(message)
-            if not message.get("more_body"):
-                break
-        body = b"".join(m.get("body", b"") for m in messages)
+        raw, replay = await _buffered(receive)
         try:
-            prompt = json.loads(body).get("prompt", "")
+            prompt = json.loads(raw).get("prompt", "")
         except (ValueError, AttributeError):
             prompt = ""
         if isinstance(prompt, str) and not prompt.isascii():
@@ -226,9 +227,6 @@ class _FailsOnNonAscii:
             )
             await send({"type": "http.response.body", "body": payload})
             return
-
-        async def replay() -> Message:
-            return messages.pop(0) if messages else {"type": "http.disconnect"}
 
         await self.app(scope, replay, send)
 

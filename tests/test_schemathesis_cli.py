@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from contract_tests.runner import free_port, wait_until_up
+from contract_tests.runner import free_port
 from tests.broken_variants import build, serve
+from tests.mock_process import spark_mock
 
 pytestmark = pytest.mark.socket
 REPO = Path(__file__).resolve().parent.parent
@@ -27,24 +27,10 @@ KEY = "sk-schemathesis-cli-key"
 
 @pytest.fixture(scope="module")
 def mock(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MOCK_")} | {"MOCK_API_KEYS": KEY}
     log = tmp_path_factory.mktemp("mock") / "mock.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [str(BIN / "spark-mock"), "--port", str(port), "--speed", "1000", "--log-level", "warning"],
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(url, process)
-        yield url
-    finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=30)
-        assert "Traceback" not in log.read_text(errors="replace")
+    with spark_mock(log, "--speed", "1000", "--log-level", "warning", env={"MOCK_API_KEYS": KEY}) as running:
+        yield running.url
+    assert "Traceback" not in running.output()
 
 
 def schemathesis(url: str, report_dir: Path, *extra: str) -> tuple[int, str]:

@@ -2,45 +2,26 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
 from contract_tests.images import data_uri, make_image
-from contract_tests.runner import free_port, wait_until_up
 from mockserver.resources import video_path
+from tests.mock_process import spark_mock
 
 pytestmark = pytest.mark.socket
 CREATE_PATH = "/vendors/mulerouter/v1/wan2.6-i2v-spark/generation"
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[str]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The console script that `make mock` runs, started the way `make mock SPEED=600` starts it."""
-    port = free_port()
-    script = Path(sys.executable).parent / "spark-mock"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MOCK_")}
-    process = subprocess.Popen(
-        [str(script), "--host", "127.0.0.1", "--port", str(port), "--speed", "600"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(base, process)
-        yield base
-    finally:
-        process.send_signal(signal.SIGINT)
-        output, _ = process.communicate(timeout=15)
-        assert process.returncode == 0, output.decode(errors="replace")[-2000:]
+    with spark_mock(tmp_path_factory.mktemp("mock") / "mock.log", "--speed", "600") as mock:
+        yield mock.url
+    assert mock.process.returncode == 0, mock.output()[-2000:]
 
 
 def test_a_whole_cycle_over_http(server: str) -> None:

@@ -6,25 +6,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import resource
-import signal
 import socket
 import struct
-import subprocess
-import sys
 import time
 import zlib
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
 
 from contract_tests.images import data_uri, make_image, truncate, with_png_dimensions
-from contract_tests.runner import free_port, wait_until_up
+from tests.mock_process import MockProcess, spark_mock
 
 pytestmark = pytest.mark.socket
 CREATE_PATH = "/vendors/mulerouter/v1/wan2.6-i2v-spark/generation"
@@ -34,51 +28,18 @@ MAX_BODY = 32 * 1024 * 1024  # the default MOCK_MAX_BODY_BYTES
 CONNECTIONS = 3000
 
 
-@dataclass
-class Mock:
-    url: str
-    pid: int
-    port: int
-
-    def status(self, field: str) -> int:
-        """A figure of /proc/<pid>/status in bytes (VmRSS: now, VmHWM: the peak so far)."""
-        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) * 1024
-        raise KeyError(field)
-
-    def alive(self) -> bool:
-        return bool(httpx.get(f"{self.url}/__mock/health", timeout=5).json()["status"] == "ok")
-
-
 @pytest.fixture(scope="module")
-def mock(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mock]:
+def mock(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MockProcess]:
     """`spark-mock`, as `make mock` starts it, with room for thousands of open files."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     wanted = 2 * CONNECTIONS + 512  # the client's sockets here and the server's there, plus the rest
     if soft < wanted:
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(wanted, hard), hard))
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MOCK_")}
-    # Its log goes to a file: thousands of access-log lines would fill a pipe that nobody reads.
-    log = tmp_path_factory.mktemp("mock") / "mock.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [str(Path(sys.executable).parent / "spark-mock"), "--port", str(port), "--speed", "1000"],
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(url, process)
-        yield Mock(url, process.pid, port)
-    finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=30)
-        text = log.read_text(errors="replace")
-        assert process.returncode == 0, text[-3000:]
-        assert "Traceback" not in text, text[-3000:]
+    with spark_mock(tmp_path_factory.mktemp("mock") / "mock.log", "--speed", "1000") as running:
+        yield running
+    text = running.output()
+    assert running.process.returncode == 0, text[-3000:]
+    assert "Traceback" not in text, text[-3000:]
 
 
 def _png_bomb(side: int = 30_000) -> bytes:
@@ -114,7 +75,7 @@ def _bad_inputs() -> dict[str, tuple[dict[str, str], bytes, int]]:
     }
 
 
-def test_every_kind_of_bad_input_gets_a_clear_4xx_and_memory_stays_bounded(mock: Mock) -> None:
+def test_every_kind_of_bad_input_gets_a_clear_4xx_and_memory_stays_bounded(mock: MockProcess) -> None:
     cases = _bad_inputs()
     with httpx.Client(base_url=mock.url, timeout=30) as client:
         for name, (headers, body, status) in cases.items():  # once each, to warm up
@@ -146,7 +107,7 @@ def test_every_kind_of_bad_input_gets_a_clear_4xx_and_memory_stays_bounded(mock:
         )
 
 
-def test_a_body_shorter_than_its_content_length_neither_hangs_nor_crashes(mock: Mock) -> None:
+def test_a_body_shorter_than_its_content_length_neither_hangs_nor_crashes(mock: MockProcess) -> None:
     with socket.create_connection(("127.0.0.1", mock.port), timeout=10) as sock:
         sock.sendall(
             f"POST {CREATE_PATH} HTTP/1.1\r\nHost: mock\r\nAuthorization: Bearer k\r\n"
@@ -172,7 +133,7 @@ def _split(answer: bytes) -> tuple[int, bytes, bytes]:
     return int(head.split(b" ", 2)[1]), head, payload
 
 
-def test_a_body_declared_over_the_limit_is_refused_before_it_is_sent(mock: Mock) -> None:
+def test_a_body_declared_over_the_limit_is_refused_before_it_is_sent(mock: MockProcess) -> None:
     with socket.create_connection(("127.0.0.1", mock.port), timeout=10) as sock:
         head = (
             f"POST {CREATE_PATH} HTTP/1.1\r\nHost: mock\r\nAuthorization: Bearer k\r\n"
@@ -186,7 +147,7 @@ def test_a_body_declared_over_the_limit_is_refused_before_it_is_sent(mock: Mock)
     assert json.loads(payload)["detail"] == f"The request body is larger than {MAX_BODY} bytes"
 
 
-def test_a_chunked_body_is_cut_off_at_the_limit(mock: Mock) -> None:
+def test_a_chunked_body_is_cut_off_at_the_limit(mock: MockProcess) -> None:
     """No length announced: the mock reads up to the limit, answers 413, and reads no further."""
     rss_before = mock.status("VmRSS")
     with socket.create_connection(("127.0.0.1", mock.port), timeout=10) as sock:
@@ -229,7 +190,7 @@ def _read_until_body(sock: socket.socket) -> bytes:
     return head + b"\r\n\r\n" + rest
 
 
-def test_many_large_bodies_at_once_do_not_add_up_in_memory(mock: Mock) -> None:
+def test_many_large_bodies_at_once_do_not_add_up_in_memory(mock: MockProcess) -> None:
     """Twelve 30 MB bodies at the same moment: the mock reads and decodes at most two at a time."""
     image = "data:image/png;base64," + "A" * (30 * 1024 * 1024)  # valid Base64, far over 10 MB once decoded
     body = _with_image(image)
@@ -250,7 +211,7 @@ def test_many_large_bodies_at_once_do_not_add_up_in_memory(mock: Mock) -> None:
     assert mock.alive()
 
 
-def test_thousands_of_concurrent_connections(mock: Mock) -> None:
+def test_thousands_of_concurrent_connections(mock: MockProcess) -> None:
     """Every connection is opened first, then each sends a create: all are open at once."""
     body = _with_image("https://example.com/cat.png")
     request = (

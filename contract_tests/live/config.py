@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from contract_tests.config import parse_number
 from contract_tests.target import usable_key
 
 DEFAULT_BASE_URL = "https://api.mulerouter.ai"
@@ -127,12 +128,4 @@ def _record_path(raw: Any) -> Path | None:
 
 
 def _number(name: str, raw: Any, kind: type, default: Any, minimum: float) -> Any:
-    if raw is None or raw == "":
-        return default
-    try:
-        value = kind(raw)
-    except (TypeError, ValueError):
-        raise LiveConfigError(f"{name}={raw!r} is not a number") from None
-    if not math.isfinite(value) or value < minimum:
-        raise LiveConfigError(f"{name} must be at least {minimum}, got {raw!r}")
-    return value
+    return parse_number(name, raw, kind, default=default, minimum=minimum, error=LiveConfigError)
