@@ -93,6 +93,13 @@ def test_the_fast_verdict_is_the_python_validators(contract: Contract, body: Any
     assert disagreement(contract, body) is None
 
 
+@pytest.mark.parametrize("field", ["image", "last_frame"])
+@pytest.mark.parametrize("value", [*IMAGES, 7, None, ["https://example.com/a.png"]])
+def test_every_image_gets_the_same_verdict_in_either_field(contract: Contract, field: str, value: Any) -> None:
+    body = {"prompt": "p", "image": "https://example.com/a.png", field: value}
+    assert disagreement(contract, body) is None
+
+
 def test_a_fast_validator_that_differs_is_caught(contract: Contract, monkeypatch: pytest.MonkeyPatch) -> None:
     """The comparison can fail: a jsonschema-rs that skips the spec's formats disagrees on a bad image."""
     accelerated = contract._bodies[CREATE].validator
