@@ -11,7 +11,7 @@ SPEED ?= 1
 WORKERS ?= 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install mock test check lint typecheck spec-lint contract live drift bench soak clean
+.PHONY: help install mock test check lint typecheck spec-lint contract live drift bench soak pair clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -76,3 +76,6 @@ spec-lint: $(STAMP)
 
 clean:  ## Remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info
+
+pair: $(BENCH_STAMP)  ## The working tree's mock against REV's, loaded at once on one core: make pair REV=HEAD~1
+	@$(BIN)/python -m benchmarks.pair

@@ -49,14 +49,21 @@ def pinned() -> bool:
 
 @contextmanager
 def serve(
-    name: str, command: list[str], port: int, *, ready_path: str, env: dict[str, str] | None = None
+    name: str,
+    command: list[str],
+    port: int,
+    *,
+    ready_path: str,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
 ) -> Iterator[Running]:
-    """Start ``command``, wait until ``ready_path`` answers, yield, then stop it."""
+    """Start ``command`` (in ``cwd``), wait until ``ready_path`` answers, yield, then stop it."""
     if pinned():
         command = ["taskset", "-c", str(SERVER_CPU), *command]
     process = subprocess.Popen(
         command,
         env={**os.environ, **(env or {})},
+        cwd=cwd,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
