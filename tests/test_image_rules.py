@@ -7,6 +7,7 @@ from functools import cache
 import pytest
 
 from contract_tests.images import data_uri, make_image, pad, raw_base64, truncate, with_png_dimensions
+from mockserver.image_rules import _SPACE_OR_CONTROL, _has_space_or_control
 from tests.conftest import VALID_BODY, SpecCheckedClient, create
 
 FORMATS = ["JPEG", "PNG", "BMP", "WEBP"]
@@ -141,3 +142,12 @@ def test_both_images_are_checked_and_both_problems_reported(client: SpecCheckedC
         "image: is 359x400 px; both sides must be 360 to 2000 px; "
         "last_frame: is 359x400 px; both sides must be 360 to 2000 px"
     )
+
+
+def test_the_ascii_fast_path_of_the_url_check_agrees_with_its_regex() -> None:
+    """URLs in ASCII skip the regex for spaces and controls; every code point must get the same verdict."""
+    for point in range(0x110000):
+        if 0xD800 <= point <= 0xDFFF:
+            continue
+        url = "https://example.com/" + chr(point) + "x"
+        assert _has_space_or_control(url) is (_SPACE_OR_CONTROL.search(url) is not None), hex(point)
