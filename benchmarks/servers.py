@@ -19,6 +19,8 @@ from pathlib import Path
 
 import httpx
 
+from contract_tests.runner import process_memory
+
 REPO = Path(__file__).resolve().parent.parent
 SPEC = REPO / "spec" / "openapi.yaml"
 TOOLS = REPO / "benchmarks" / ".tools"
@@ -37,10 +39,7 @@ class Running:
 
     def memory(self, field: str = "VmRSS") -> int:
         """A figure of /proc/<pid>/status, in bytes: ``VmRSS`` now, ``VmHWM`` at its peak."""
-        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) * 1024
-        raise KeyError(field)
+        return process_memory(self.pid, field)
 
 
 def pinned() -> bool:

@@ -113,6 +113,14 @@ def wait_until_up(base_url: str, process: subprocess.Popen[bytes]) -> None:
     raise RuntimeError("the mock did not start within 30 s")
 
 
+def process_memory(pid: int, field: str = "VmRSS") -> int:
+    """A figure of /proc/<pid>/status, in bytes: ``VmRSS`` now, ``VmHWM`` at its peak."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024
+    raise KeyError(field)
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that is free now."""
     with socket.socket() as sock:

@@ -11,13 +11,13 @@ length.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, NamedTuple
 
+from mockserver.bodies import MalformedBody, parse_json
 from mockserver.payloads import timestamp
 
 REDACTED = "<redacted>"
@@ -126,8 +126,8 @@ def _as_json(body: Any) -> Any:
     if not isinstance(body, bytes):
         return body
     try:
-        return json.loads(body)
-    except ValueError:  # only bodies that parsed are kept; but never fail a read of the journal
+        return parse_json(body)
+    except MalformedBody:  # only bodies that parsed are kept; but never fail a read of the journal
         return body.decode("utf-8", "replace")
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from contract_tests.runner import free_port, wait_until_up
+from contract_tests.runner import free_port, process_memory, wait_until_up
 
 SPARK_MOCK = Path(sys.executable).parent / "spark-mock"
 
@@ -32,10 +32,7 @@ class MockProcess:
 
     def status(self, field: str) -> int:
         """A figure of /proc/<pid>/status in bytes (VmRSS: now, VmHWM: the peak so far)."""
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) * 1024
-        raise KeyError(field)
+        return process_memory(self.process.pid, field)
 
     def alive(self) -> bool:
         return bool(httpx.get(f"{self.url}/__mock/health", timeout=5).json()["status"] == "ok")
