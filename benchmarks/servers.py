@@ -104,6 +104,8 @@ def floor_command(port: int) -> list[str]:
         "--log-level",
         "warning",
         "--no-access-log",
+        "--no-proxy-headers",  # as spark-mock runs uvicorn: the floor differs only in the app
+        "--no-server-header",
     ]
 
 

@@ -66,6 +66,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "log_level": settings.log_level,
         # Below info the access log prints nothing, yet uvicorn would still build each line's parts.
         "access_log": settings.log_level in ("info", "debug"),
+        # X-Forwarded-* would only change the video links' base, which --public-url sets; reading them
+        # costs ~5 % of a create. The live API does not say `server: uvicorn` either.
+        "proxy_headers": False,
+        "server_header": False,
     }
     if settings.workers == 1:
         uvicorn.run(app, **common)  # type: ignore[arg-type]

@@ -31,6 +31,7 @@ def test_a_whole_cycle_over_http(server: str) -> None:
         created = client.post(CREATE_PATH, json=body, headers=auth)
         assert created.status_code == 202, created.text
         assert created.headers["traceparent"].startswith("00-")
+        assert "server" not in created.headers  # not `uvicorn`: the live API does not say that
         task_id = created.json()["task_info"]["id"]
 
         statuses: list[str] = []
