@@ -19,7 +19,7 @@ from mockserver.clock import Clock, SystemClock
 from mockserver.contract import Contract, FormatCheck
 from mockserver.errors import ApiError, ErrorCatalog, internal_error
 from mockserver.fastlane import Lanes
-from mockserver.image_rules import ImageRejected, ImageRules, is_valid_image
+from mockserver.image_rules import PLAIN_URL, ImageRejected, ImageRules, is_valid_image
 from mockserver.journal import Journal
 from mockserver.middleware import TraceJournalMiddleware
 from mockserver.payloads import Presenter
@@ -170,7 +170,7 @@ def _spec_formats(spec: ApiSpec) -> dict[str, FormatCheck]:
         if "format" not in schema:
             raise SpecError(f"schema {name} has x-image-rules but no format to check them under")
         formats[schema["format"]] = FormatCheck(
-            is_valid_image(ImageRules.from_spec(schema["x-image-rules"])), ImageRejected
+            is_valid_image(ImageRules.from_spec(schema["x-image-rules"])), ImageRejected, shortcut=PLAIN_URL
         )
     if not formats:
         raise SpecError("no schema of the spec carries x-image-rules")

@@ -41,10 +41,17 @@ URI_SCAN_LIMIT = 64 * 1024
 
 @dataclass(frozen=True, slots=True)
 class FormatCheck:
-    """A check for a format the spec defines: returns truthy, or raises ``raises`` saying why not."""
+    """A check for a format the spec defines: returns truthy, or raises ``raises`` saying why not.
+
+    ``shortcut``, if given, is a regular expression that only strings of the format match whole
+    (a sufficient condition, not a necessary one): jsonschema-rs tries it first, natively, and calls
+    ``check`` only for the strings it does not match. An image URL costs a create ~10 % of its
+    throughput when Python is called to check it.
+    """
 
     check: Callable[[object], bool]
     raises: type[Exception]
+    shortcut: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +123,9 @@ class Contract:
 
     def _compile(self, pointer: str, checker: FormatChecker) -> Any:
         """jsonschema-rs for the schema at ``pointer``, with the Python validator's own format functions."""
-        root = {"$schema": _DRAFT_2020_12, **self.openapi_document, "$ref": quote(pointer, safe="#/~")}
+        shortcuts = {name: f.shortcut for name, f in self._formats.items() if f.shortcut is not None}
+        document = _with_shortcuts(self.openapi_document, shortcuts) if shortcuts else self.openapi_document
+        root = {"$schema": _DRAFT_2020_12, **document, "$ref": quote(pointer, safe="#/~")}
         formats = {name: _boolean(function) for name, (function, _) in checker.checkers.items()}
         return jsonschema_rs.validator_for(root, formats=formats, validate_formats=True)
 
@@ -149,6 +158,22 @@ def _release(error: ValidationError) -> None:
     if cause is not None and cause.__traceback__ is not None:
         traceback.clear_frames(cause.__traceback__)
         cause.__traceback__ = None
+
+
+def _with_shortcuts(node: Any, shortcuts: Mapping[str, str]) -> Any:
+    """A copy of ``node`` in which a schema of a format with a shortcut holds if the string matches
+    the shortcut's pattern, or else has the format."""
+    if isinstance(node, list):
+        return [_with_shortcuts(item, shortcuts) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: _with_shortcuts(value, shortcuts) for key, value in node.items()}
+    name = out.get("format")
+    if isinstance(name, str) and name in shortcuts:
+        del out["format"]
+        either = {"anyOf": [{"pattern": f"^(?:{shortcuts[name]})$"}, {"format": name}]}
+        out["allOf"] = [*out.get("allOf", []), either]
+    return out
 
 
 def _boolean(function: Callable[[Any], object]) -> Callable[[Any], bool]:

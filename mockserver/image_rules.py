@@ -70,6 +70,12 @@ class ImageInfo:
     size: int
 
 
+# Only valid image URLs match this whole: http(s), a plain host name, and printable ASCII without
+# spaces after it. The contract's fast validator tries it before calling check_image (FormatCheck.shortcut);
+# tests/test_image_rules.py holds every string it matches to passing check_image.
+PLAIN_URL = r"(?:https?|HTTPS?)://[A-Za-z0-9.-]+(?:[/?#][!-~]*)?"
+
+
 def is_url(value: str) -> bool:
     return value[:8].lower().startswith(URL_PREFIXES)
 

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from contract_tests.images import data_uri, make_image, raw_base64, truncate
 from mockserver.app import _spec_formats
-from mockserver.contract import Contract
+from mockserver.contract import Contract, FormatCheck
+from mockserver.image_rules import PLAIN_URL
 from mockserver.spec import ApiSpec
 
 CREATE = "createGeneration"
@@ -106,6 +107,24 @@ def test_a_fast_validator_that_differs_is_caught(contract: Contract, monkeypatch
     monkeypatch.setattr(accelerated, "fast", jsonschema_rs.validator_for(_request_schema(), validate_formats=False))
     assert disagreement(contract, {"prompt": "p", "image": "https://exa mple.com/a.png"}) is not None
     assert disagreement(contract, {"prompt": "p", "image": "https://example.com/a.png"}) is None
+
+
+def test_the_shortcut_spares_python_the_plain_urls() -> None:
+    """jsonschema-rs decides a plain URL by the format's shortcut alone; anything else goes to the check."""
+    seen: list[object] = []
+    [(name, check)] = _spec_formats(SPEC).items()
+
+    def counted(value: object) -> bool:
+        seen.append(value)
+        return check.check(value)
+
+    contract = Contract(SPEC, {name: FormatCheck(counted, check.raises, shortcut=check.shortcut)})
+    assert check.shortcut == PLAIN_URL
+    assert contract.body_violations(CREATE, {"prompt": "p", "image": "https://example.com/a.png"}) == []
+    assert seen == []
+    assert contract.body_violations(CREATE, {"prompt": "p", "image": "https://user@example.com/a.png"}) == []
+    assert seen == ["https://user@example.com/a.png"]
+    assert contract.body_violations(CREATE, {"prompt": "p", "image": "https://exa mple.com/a.png"}) != []
 
 
 def _request_schema() -> dict[str, Any]:

@@ -5,9 +5,19 @@ from __future__ import annotations
 from functools import cache
 
 import pytest
+from hypothesis import find, given, settings
+from hypothesis import strategies as st
 
 from contract_tests.images import data_uri, make_image, pad, raw_base64, truncate, with_png_dimensions
-from mockserver.image_rules import _SPACE_OR_CONTROL, _has_space_or_control
+from mockserver.image_rules import (
+    _SPACE_OR_CONTROL,
+    PLAIN_URL,
+    ImageRejected,
+    ImageRules,
+    _has_space_or_control,
+    check_image,
+)
+from mockserver.spec import ApiSpec
 from tests.conftest import VALID_BODY, SpecCheckedClient, create
 
 FORMATS = ["JPEG", "PNG", "BMP", "WEBP"]
@@ -151,3 +161,27 @@ def test_the_ascii_fast_path_of_the_url_check_agrees_with_its_regex() -> None:
             continue
         url = "https://example.com/" + chr(point) + "x"
         assert _has_space_or_control(url) is (_SPACE_OR_CONTROL.search(url) is not None), hex(point)
+
+
+RULES = ImageRules.from_spec(ApiSpec.load().document["components"]["schemas"]["ImageInput"]["x-image-rules"])
+
+
+def _passes(value: str) -> bool:
+    try:
+        check_image(value, RULES)
+    except ImageRejected:
+        return False
+    return True
+
+
+@settings(max_examples=500, deadline=None)
+@given(url=st.from_regex(PLAIN_URL, fullmatch=True))
+def test_every_url_the_shortcut_lets_through_passes_the_image_check(url: str) -> None:
+    """The fast validator takes a string that matches PLAIN_URL as an image without asking check_image."""
+    assert _passes(url), url
+
+
+def test_a_shortcut_wider_than_the_check_would_be_caught() -> None:
+    """The property above can fail: a shortcut that admits spaces yields a URL the check refuses."""
+    wider = r"https?://[A-Za-z0-9.-]+(?:/[ -~]*)?"
+    assert not _passes(find(st.from_regex(wider, fullmatch=True), lambda url: not _passes(url)))
