@@ -14,7 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mockserver.clock import Clock
 from mockserver.fastlane import Lanes, answer
-from mockserver.journal import Journal, Visit
+from mockserver.journal import Journal, Visit, pack_headers
 
 ADMIN_PREFIX = "/__mock"
 _ZERO_TRACE, _ONE_TRACE = "0" * 32, "0" * 31 + "1"
@@ -98,5 +98,15 @@ class TraceJournalMiddleware:
         path, query = scope["path"][:500], scope.get("query_string", b"")[:500]
         # Positional, in Visit's field order: one is made per request.
         self.journal.record(
-            Visit(self.clock.now(), scope["method"], path, query, status, seconds, trace, scope["headers"], notes)
+            Visit(
+                self.clock.now(),
+                scope["method"],
+                path,
+                query,
+                status,
+                seconds,
+                trace,
+                pack_headers(scope["headers"]),
+                notes,
+            )
         )

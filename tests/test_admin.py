@@ -7,10 +7,13 @@ import os
 
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
 from contract_tests.images import data_uri, make_image
 from mockserver import Settings
 from mockserver.clock import ManualClock
+from mockserver.journal import pack_headers, unpack_headers
 from mockserver.spec import ApiSpec
 from tests.conftest import AUTH, VALID_BODY, ClientFactory, SpecCheckedClient, create, create_ok, poll, poll_path
 
@@ -80,6 +83,14 @@ def test_the_journal_is_bounded(make_client: ClientFactory) -> None:
     assert len(client.get("/__mock/requests?limit=2").json()["requests"]) == 2
     assert client.get("/__mock/requests?limit=abc").status_code == 400
     assert client.delete("/__mock/requests").json()["total"] == 0
+
+
+@given(st.lists(st.tuples(st.binary(max_size=6), st.binary(max_size=6)), max_size=5))
+def test_the_journal_keeps_any_headers_as_they_came(headers: list[tuple[bytes, bytes]]) -> None:
+    """Packed into one bytes object when no name or value holds a newline; kept as they are otherwise."""
+    packed = pack_headers(headers)
+    assert unpack_headers(packed) == headers
+    assert isinstance(packed, bytes) == (bool(headers) and not any(b"\n" in k + v for k, v in headers))
 
 
 def test_journal_entries_stay_small_whatever_the_client_sends(client: SpecCheckedClient) -> None:
