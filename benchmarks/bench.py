@@ -2,7 +2,7 @@
 
 Writes benchmarks/results.md, results.json and results.png. ``BENCH_SECONDS`` sets the length of
 each measured run (default 10 s, after a 2 s warm-up); ``BENCH_ROUNDS`` how many times each server
-is measured (default 5), in interleaved rounds, each figure being the median of its rounds.
+is measured (default 5), in rounds that interleave the servers, each figure being the median of its rounds.
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ import json
 import os
 import statistics
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -58,16 +59,26 @@ def main() -> int:
         "mock": (mock_command, "/__mock/health"),
         "prism": (prism_command, CREATE_PATH + "/" + "0" * 8 + "-0000-4000-8000-" + "0" * 12),
     }
-    # A shared VM's speed drifts by a fifth from minute to minute: every server runs once per round,
-    # the rounds interleave, and each figure is the median of its rounds.
+    # A shared VM's speed drifts by a fifth from minute to minute. So in each round the three servers
+    # run at once (each idle while another is loaded), each scenario is measured on one server after
+    # the other, in an order that rotates from round to round, and the figures compared are taken
+    # seconds apart; each figure is the median of its rounds.
     runs: dict[str, dict[str, list[Load]]] = {name: {} for name in servers}
     for number in range(1, rounds + 1):
-        for name, (command, ready) in servers.items():
-            port = free_port()
-            say(f"round {number}/{rounds}, {name}")
-            with serve(name, command(port), port, ready_path=ready) as server:
-                for scenario in scenarios(server.url, name):
-                    measured = measure(server.url, scenario, seconds)
+        order = list(servers)[number - 1 :] + list(servers)[: number - 1]
+        with ExitStack() as stack:
+            urls = {}
+            for name in order:
+                command, ready = servers[name]
+                port = free_port()
+                urls[name] = stack.enter_context(serve(name, command(port), port, ready_path=ready)).url
+            for scenario_name in EXPECT:
+                for name in order:
+                    scenario = scenario_for(urls[name], name, scenario_name)
+                    if scenario is None:
+                        continue
+                    say(f"round {number}/{rounds}, {name}")
+                    measured = measure(urls[name], scenario, seconds)
                     runs[name].setdefault(scenario.name, []).append(measured)
                     say(
                         f"  {scenario.name:16} {measured.per_second:>9,.0f} req/s  p50 {measured.p50:.2f} ms"
@@ -109,22 +120,23 @@ def summary(loads: list[Load], expect: int) -> dict[str, Any]:
     }
 
 
-def scenarios(url: str, server: str) -> Iterator[Scenario]:
-    """Create (valid), create (invalid) and poll; the floor validates nothing, so it has no invalid create.
+def scenario_for(url: str, server: str, name: str) -> Scenario | None:
+    """The scenario ``name`` of EXPECT for ``server``; the floor validates nothing, so it has no invalid create.
 
-    A generator: the polled task is created just before the poll is measured, after the creates that
-    came before it; a task created earlier could already be pushed out of the mock's full store.
+    The polled task is created just before the poll is measured, after the creates that came before
+    it: a task created earlier could already be pushed out of the mock's full store.
     """
-    yield Scenario("create (valid)", "POST", CREATE_PATH, 202, VALID)
-    if server != "floor":
-        yield Scenario("create (invalid)", "POST", CREATE_PATH, 400, INVALID)
+    if name == "create (valid)":
+        return Scenario(name, "POST", CREATE_PATH, 202, VALID)
+    if name == "create (invalid)":
+        return None if server == "floor" else Scenario(name, "POST", CREATE_PATH, 400, INVALID)
     task_id = "123e4567-e89b-12d3-a456-426614174000"  # Prism answers its example for any id; so does the floor
     if server == "mock":
         created = httpx.post(
             url + CREATE_PATH, content=VALID, headers={**measures.AUTH, "Content-Type": "application/json"}
         )
         task_id = created.json()["task_info"]["id"]
-    yield Scenario("poll", "GET", f"{CREATE_PATH}/{task_id}", 200, headers=(("Authorization", "Bearer sk-bench"),))
+    return Scenario(name, "GET", f"{CREATE_PATH}/{task_id}", 200, headers=(("Authorization", "Bearer sk-bench"),))
 
 
 def measure(url: str, scenario: Scenario, seconds: float) -> Load:
@@ -138,8 +150,9 @@ def markdown(r: dict[str, Any]) -> str:
     lines = [
         "# Benchmark: the mock, Prism and the Starlette floor",
         "",
-        f"Run `make bench` on {r['finished_at']}. Each figure: the median of {r['rounds']} interleaved rounds;"
-        f" in each, wrk, 16 connections, one thread, {r['seconds']:g} s after a 2 s warm-up; "
+        f"Run `make bench` on {r['finished_at']}. Each figure: the median of {r['rounds']} rounds; in each, the"
+        " three servers run at once and each scenario is measured on one after the other (the order rotates"
+        f" from round to round); wrk, 16 connections, one thread, {r['seconds']:g} s after a 2 s warm-up; "
         + ("each server pinned to CPU 0 and wrk to CPU 1." if machine["pinned"] else "no CPU pinning."),
         "",
         "Machine: " + ", ".join(f"{k} {v}" for k, v in machine.items() if k != "pinned") + ".",
