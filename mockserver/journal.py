@@ -67,18 +67,20 @@ class Visit(NamedTuple):
 
 
 def pack_headers(headers: list[tuple[bytes, bytes]]) -> bytes | list[tuple[bytes, bytes]]:
-    """The headers as one bytes object, names and values between newlines; as they are if one holds a
-    newline (HTTP parsers refuse those, but an ASGI caller may not be one).
+    """The first ``MAX_HEADERS`` headers (all an entry shows) as one bytes object, names and values
+    between newlines; as a list if one holds a newline (HTTP parsers refuse those, but an ASGI caller
+    may not be one).
 
     A thousand kept requests' header lists are ten thousand small objects, freed long after they were
-    made, when the CPU's caches have forgotten them: kept as one object each, creates run ~4 % faster.
+    made, when the CPU's caches have forgotten them: kept as one object each, creates run ~2.5 % faster (make pair).
     """
+    headers = headers[:MAX_HEADERS]
     packed = b"\n".join(chain.from_iterable(headers))
     return packed if packed.count(b"\n") == 2 * len(headers) - 1 else headers
 
 
 def unpack_headers(headers: bytes | list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
-    """What :func:`pack_headers` was given."""
+    """The headers :func:`pack_headers` kept."""
     if not isinstance(headers, bytes):
         return headers
     parts = headers.split(b"\n")
@@ -114,8 +116,7 @@ class Journal:
         return [self._present(visit) for visit in visits]
 
     def _present(self, visit: Visit) -> JournalEntry:
-        raw = unpack_headers(visit.headers)[:MAX_HEADERS]
-        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in raw]
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in unpack_headers(visit.headers)]
         secrets = request_secrets(headers, self.api_keys)
         notes = dict(visit.notes)
         return JournalEntry(

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from contract_tests.images import data_uri, make_image
 from mockserver import Settings
 from mockserver.clock import ManualClock
-from mockserver.journal import pack_headers, unpack_headers
+from mockserver.journal import MAX_HEADERS, pack_headers, unpack_headers
 from mockserver.spec import ApiSpec
 from tests.conftest import AUTH, VALID_BODY, ClientFactory, SpecCheckedClient, create, create_ok, poll, poll_path
 
@@ -90,6 +90,7 @@ def test_the_journal_keeps_any_headers_as_they_came(headers: list[tuple[bytes, b
     """Packed into one bytes object when no name or value holds a newline; kept as they are otherwise."""
     packed = pack_headers(headers)
     assert unpack_headers(packed) == headers
+    assert len(unpack_headers(pack_headers(headers * 20))) == min(len(headers) * 20, MAX_HEADERS)
     assert isinstance(packed, bytes) == (bool(headers) and not any(b"\n" in k + v for k, v in headers))
 
 
