@@ -57,6 +57,16 @@ def test_a_callers_trace_is_continued() -> None:
         assert TRACEPARENT.match(fresh) and "4bf92f" not in fresh
 
 
+@pytest.mark.parametrize("extra_headers", [0, 60])
+def test_the_mock_continues_the_trace_a_request_brings(client: SpecCheckedClient, extra_headers: int) -> None:
+    """On the fast lane and through Starlette alike, however many headers come before it."""
+    incoming = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    headers = {**{f"x-filler-{i}": "f" for i in range(extra_headers)}, "traceparent": incoming}
+    for response in (create(client, None, **headers), client.get("/no/such/path", headers=headers)):
+        assert response.headers["traceparent"].startswith("00-4bf92f3577b34da6a3ce929d0e0e4736-")
+    assert not create(client).headers["traceparent"].startswith("00-4bf92f3577b34da6a3ce929d0e0e4736-")
+
+
 def test_method_not_allowed_says_which_methods_are(client: SpecCheckedClient) -> None:
     response = client.put(CREATE_PATH, headers=AUTH)
     assert response.status_code == 405 and response.headers["allow"] == "POST"
