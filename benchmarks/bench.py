@@ -1,8 +1,9 @@
 """``make bench``: our mock, Stoplight Prism and the bare Starlette floor under the same load, one run.
 
-Writes benchmarks/results.md, results.json and results.png. ``BENCH_SECONDS`` sets the length of
-each measured run (default 10 s, after a 2 s warm-up); ``BENCH_ROUNDS`` how many times each server
-is measured (default 5), in rounds that interleave the servers, each figure being the median of its rounds.
+Writes benchmarks/results.md, results.json and results.png. ``BENCH_SECONDS`` sets how long each
+server is loaded with each scenario in a round (default 10 s, after a 2 s warm-up, in slices that take
+turns with the other servers'); ``BENCH_ROUNDS`` the number of rounds (default 5), each figure being
+the median of its rounds.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ CREATE_PATH = measures.CREATE_PATH
 VALID = json.dumps(measures.VALID)
 INVALID = json.dumps({**measures.VALID, "prompt": "x" * 2001})
 EXPECT = {"create (valid)": 202, "create (invalid)": 400, "poll": 200}
+SLICE_SECONDS = 2  # wrk counts whole seconds
 # The issue's targets, each checked against the figures of the same run.
 TARGETS: dict[str, Callable[[dict[str, Any]], bool]] = {
     "create: ≥ 5× Prism": lambda r: r["ratio_prism"] >= 5,
@@ -59,10 +61,11 @@ def main() -> int:
         "mock": (mock_command, "/__mock/health"),
         "prism": (prism_command, CREATE_PATH + "/" + "0" * 8 + "-0000-4000-8000-" + "0" * 12),
     }
-    # A shared VM's speed drifts by a fifth from minute to minute. So in each round the three servers
-    # run at once (each idle while another is loaded), each scenario is measured on one server after
-    # the other, in an order that rotates from round to round, and the figures compared are taken
-    # seconds apart; each figure is the median of its rounds.
+    # A shared VM's speed drifts by a fifth within a minute (and by half while a neighbour takes the
+    # CPU). So in each round the three servers run at once (each idle while another is loaded), and each
+    # scenario loads them in turn, in slices of SLICE_SECONDS, round-robin, in an order that rotates from
+    # round to round: what slows the machine down falls on every server alike. Each figure is the
+    # median of its rounds.
     runs: dict[str, dict[str, list[Load]]] = {name: {} for name in servers}
     for number in range(1, rounds + 1):
         order = list(servers)[number - 1 :] + list(servers)[: number - 1]
@@ -73,16 +76,14 @@ def main() -> int:
                 port = free_port()
                 urls[name] = stack.enter_context(serve(name, command(port), port, ready_path=ready)).url
             for scenario_name in EXPECT:
-                for name in order:
-                    scenario = scenario_for(urls[name], name, scenario_name)
-                    if scenario is None:
-                        continue
-                    say(f"round {number}/{rounds}, {name}")
-                    measured = measure(urls[name], scenario, seconds)
-                    runs[name].setdefault(scenario.name, []).append(measured)
+                planned = {name: scenario_for(urls[name], name, scenario_name) for name in order}
+                in_turn = {name: (urls[name], scenario) for name, scenario in planned.items() if scenario is not None}
+                say(f"round {number}/{rounds}, {scenario_name}: {', '.join(in_turn)}")
+                for name, measured in measure(in_turn, seconds).items():
+                    runs[name].setdefault(scenario_name, []).append(measured)
                     say(
-                        f"  {scenario.name:16} {measured.per_second:>9,.0f} req/s  p50 {measured.p50:.2f} ms"
-                        f"  p99 {measured.p99:.2f} ms  errors {measured.errors(scenario.expect)}"
+                        f"  {name:6} {measured.per_second:>9,.0f} req/s  p50 {measured.p50:.2f} ms"
+                        f"  p99 {measured.p99:.2f} ms  errors {measured.errors(EXPECT[scenario_name])}"
                     )
     for name, by_scenario in runs.items():
         results[name] = {scenario: summary(loads, EXPECT[scenario]) for scenario, loads in by_scenario.items()}
@@ -139,10 +140,39 @@ def scenario_for(url: str, server: str, name: str) -> Scenario | None:
     return Scenario(name, "GET", f"{CREATE_PATH}/{task_id}", 200, headers=(("Authorization", "Bearer sk-bench"),))
 
 
-def measure(url: str, scenario: Scenario, seconds: float) -> Load:
+def measure(in_turn: dict[str, tuple[str, Scenario]], seconds: float) -> dict[str, Load]:
+    """Each server (its URL and scenario) loaded for ``seconds`` in all, in slices, one server after the other.
+
+    Throughput counts every slice's requests; the latency percentiles are the medians of the slices'.
+    """
     cpu = LOAD_CPU if pinned() else None
-    load.run(url, scenario, seconds=2, cpu=cpu)  # warm-up: caches, JIT (Prism), connection pools
-    return load.run(url, scenario, seconds=seconds, cpu=cpu)
+    for url, scenario in in_turn.values():
+        load.run(url, scenario, seconds=2, cpu=cpu)  # warm-up: caches, JIT (Prism), connection pools
+    slices: dict[str, list[Load]] = {name: [] for name in in_turn}
+    for _ in range(max(1, round(seconds / SLICE_SECONDS))):
+        for name, (url, scenario) in in_turn.items():
+            slices[name].append(load.run(url, scenario, seconds=SLICE_SECONDS, cpu=cpu))
+    return {name: combined(loads) for name, loads in slices.items()}
+
+
+def combined(slices: list[Load]) -> Load:
+    """One load from its slices: requests and answers added up, percentiles the medians of the slices'."""
+    requests = sum(s.requests for s in slices)
+    seconds = sum(s.seconds for s in slices)
+    statuses: dict[int, int] = {}
+    for s in slices:
+        for status, count in s.statuses.items():
+            statuses[status] = statuses.get(status, 0) + count
+    return Load(
+        requests=requests,
+        seconds=seconds,
+        per_second=requests / seconds,
+        p50=statistics.median(s.p50 for s in slices),
+        p90=statistics.median(s.p90 for s in slices),
+        p99=statistics.median(s.p99 for s in slices),
+        statuses=statuses,
+        socket_errors=sum(s.socket_errors for s in slices),
+    )
 
 
 def markdown(r: dict[str, Any]) -> str:
@@ -151,8 +181,9 @@ def markdown(r: dict[str, Any]) -> str:
         "# Benchmark: the mock, Prism and the Starlette floor",
         "",
         f"Run `make bench` on {r['finished_at']}. Each figure: the median of {r['rounds']} rounds; in each, the"
-        " three servers run at once and each scenario is measured on one after the other (the order rotates"
-        f" from round to round); wrk, 16 connections, one thread, {r['seconds']:g} s after a 2 s warm-up; "
+        f" three servers run at once and each scenario loads each server for {r['seconds']:g} s, after a 2 s"
+        f" warm-up, in {SLICE_SECONDS} s slices taken in turn (the order rotates from round to round; percentiles"
+        " are the medians of the slices'); wrk, 16 connections, one thread; "
         + ("each server pinned to CPU 0 and wrk to CPU 1." if machine["pinned"] else "no CPU pinning."),
         "",
         "Machine: " + ", ".join(f"{k} {v}" for k, v in machine.items() if k != "pinned") + ".",
