@@ -12,6 +12,7 @@ import json
 import os
 import statistics
 import sys
+from collections import Counter
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import asdict
@@ -159,10 +160,7 @@ def combined(slices: list[Load]) -> Load:
     """One load from its slices: requests and answers added up, percentiles the medians of the slices'."""
     requests = sum(s.requests for s in slices)
     seconds = sum(s.seconds for s in slices)
-    statuses: dict[int, int] = {}
-    for s in slices:
-        for status, count in s.statuses.items():
-            statuses[status] = statuses.get(status, 0) + count
+    statuses = sum((Counter(s.statuses) for s in slices), Counter[int]())
     return Load(
         requests=requests,
         seconds=seconds,
@@ -170,7 +168,7 @@ def combined(slices: list[Load]) -> Load:
         p50=statistics.median(s.p50 for s in slices),
         p90=statistics.median(s.p90 for s in slices),
         p99=statistics.median(s.p99 for s in slices),
-        statuses=statuses,
+        statuses=dict(statuses),
         socket_errors=sum(s.socket_errors for s in slices),
     )
 

@@ -70,6 +70,9 @@ class Contract:
         self.spec = spec
         self._formats = dict(formats or {})
         self.openapi_document = spec.localized("/")
+        # What jsonschema-rs compiles: the document with each format's shortcut tried before its check.
+        shortcuts = {name: f.shortcut for name, f in self._formats.items() if f.shortcut is not None}
+        self._fast_document = _with_shortcuts(self.openapi_document, shortcuts)
         # Building the OpenAPI object validates the spec itself: a broken spec fails here, at start.
         self.openapi = OpenAPI.from_dict(copy.deepcopy(self.openapi_document))
         root = self.openapi.spec
@@ -123,9 +126,7 @@ class Contract:
 
     def _compile(self, pointer: str, checker: FormatChecker) -> Any:
         """jsonschema-rs for the schema at ``pointer``, with the Python validator's own format functions."""
-        shortcuts = {name: f.shortcut for name, f in self._formats.items() if f.shortcut is not None}
-        document = _with_shortcuts(self.openapi_document, shortcuts) if shortcuts else self.openapi_document
-        root = {"$schema": _DRAFT_2020_12, **document, "$ref": quote(pointer, safe="#/~")}
+        root = {"$schema": _DRAFT_2020_12, **self._fast_document, "$ref": quote(pointer, safe="#/~")}
         formats = {name: _boolean(function) for name, (function, _) in checker.checkers.items()}
         return jsonschema_rs.validator_for(root, formats=formats, validate_formats=True)
 

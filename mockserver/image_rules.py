@@ -124,14 +124,8 @@ _AUTHORITY = re.compile(r"https?://(?:[^/?#@]*@)?(?:\[[^\]/?#]+\]|[^/?#:@\[\]]+)
 
 
 def _check_url(value: str) -> None:
-    if _AUTHORITY.match(value) is None or _has_space_or_control(value):
+    if _AUTHORITY.match(value) is None or _SPACE_OR_CONTROL.search(value) is not None:
         raise ImageRejected("url", "must be an http(s) URL with a host, without spaces or control characters")
-
-
-def _has_space_or_control(value: str) -> bool:
-    if value.isascii():  # the common case, without the regex: in ASCII, only controls are not printable
-        return " " in value or not value.isprintable()
-    return _SPACE_OR_CONTROL.search(value) is not None
 
 
 def _base64_payload(value: str) -> str:

@@ -68,6 +68,7 @@ class GenerationApi:
     def __init__(self, deps: Dependencies) -> None:
         self.deps = deps
         self._new_id = _id_source(deps.settings.seed)
+        self._api_keys = tuple(key.encode() for key in deps.settings.api_keys)  # encoded once, not per request
         self._large_bodies = asyncio.Semaphore(LARGE_BODIES_AT_ONCE)
         # Their own threads, not the shared pool: each thread that parses a large body keeps a malloc
         # arena as large as that body's peak, so a few fixed threads keep the memory a few bodies' worth.
@@ -172,9 +173,7 @@ class GenerationApi:
             token = token.strip()
             if scheme.lower() != "bearer" or not token or " " in token:
                 problem = "Invalid Authorization header format; expected 'Bearer <API key>'"
-            elif self.deps.settings.api_keys and not any(
-                hmac.compare_digest(token.encode(), key.encode()) for key in self.deps.settings.api_keys
-            ):
+            elif self._api_keys and not any(hmac.compare_digest(token.encode(), key) for key in self._api_keys):
                 problem = "Invalid API key"
         if problem:
             raise self.deps.errors.error(
