@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 
 from contract_tests.runner import process_memory
+from mockserver.http_protocol import IMPORT_PATH as HTTP_PROTOCOL
 
 REPO = Path(__file__).resolve().parent.parent
 SPEC = REPO / "spec" / "openapi.yaml"
@@ -106,6 +107,8 @@ def floor_command(port: int) -> list[str]:
         "--no-access-log",
         "--no-proxy-headers",  # as spark-mock runs uvicorn: the floor differs only in the app
         "--no-server-header",
+        "--http",  # uvicorn's protocol as the mock runs it, one system call per response
+        HTTP_PROTOCOL,
     ]
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import uvicorn
 
 from mockserver.app import create_app, settle_heap
+from mockserver.http_protocol import IMPORT_PATH as HTTP_PROTOCOL
 from mockserver.settings import Settings, SettingsError
 from mockserver.spec import SpecError
 
@@ -70,6 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # costs ~5 % of a create. The live API does not say `server: uvicorn` either.
         "proxy_headers": False,
         "server_header": False,
+        "http": HTTP_PROTOCOL,  # one system call per response, not two
     }
     if settings.workers == 1:
         uvicorn.run(app, **common)  # type: ignore[arg-type]
