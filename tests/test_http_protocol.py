@@ -7,6 +7,7 @@ asked to do, so that the count of writes (each one a system call on a real socke
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from uvicorn.server import ServerState
 
 from mockserver import Settings, create_app
 from mockserver.cli import main
-from mockserver.http_protocol import IMPORT_PATH, CoalescingHttpToolsProtocol, CoalescingTransport
+from mockserver.http_protocol import FLUSH_AT, IMPORT_PATH, CoalescingHttpToolsProtocol, CoalescingTransport
 from tests.conftest import AUTH, CREATE_PATH
 
 BODY = b'{"prompt": "A black cat looks up at the sky", "image": "https://example.com/first_frame.jpg"}'
@@ -52,6 +53,13 @@ class RecordingTransport:
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
         return {"sockname": ("127.0.0.1", 8000), "peername": ("127.0.0.1", 50000)}.get(name, default)
+
+    def write_eof(self) -> None:
+        self.calls.append(("write_eof", b""))
+
+    def abort(self) -> None:
+        self.closing = True
+        self.calls.append(("abort", b""))
 
     def pause_reading(self) -> None:
         pass
@@ -132,22 +140,94 @@ def test_a_malformed_request_gets_its_400_then_the_close() -> None:
     assert transport.writes[0].startswith(b"HTTP/1.1 400")
 
 
-@pytest.mark.parametrize("closed_before_the_turn_ends", [True, False])
-def test_held_writes_are_dropped_once_the_connection_is_closing(closed_before_the_turn_ends: bool) -> None:
+def wrapped(check: Callable[[CoalescingTransport, RecordingTransport], None]) -> RecordingTransport:
+    """Run ``check`` on a :class:`CoalescingTransport` over a recording one, in an event loop; then
+    let the loop turn once and return the recording transport."""
+
     async def run() -> RecordingTransport:
         inner = RecordingTransport()
-        transport = CoalescingTransport(inner, asyncio.get_running_loop())  # type: ignore[arg-type]
-        transport.write(b"a")
-        transport.write(b"b")
-        assert transport.get_write_buffer_size() == 2 and inner.calls == []
-        if closed_before_the_turn_ends:
-            inner.closing = True  # the peer went away
+        check(CoalescingTransport(inner, asyncio.get_running_loop()), inner)  # type: ignore[arg-type]
         await asyncio.sleep(0)
-        assert transport.get_extra_info("peername") == ("127.0.0.1", 50000)  # the rest goes through
         return inner
 
-    inner = asyncio.run(run())
-    assert inner.calls == ([] if closed_before_the_turn_ends else [("write", b"ab")])
+    return asyncio.run(run())
+
+
+def test_writes_of_one_turn_go_out_together_at_its_end() -> None:
+    def check(transport: CoalescingTransport, inner: RecordingTransport) -> None:
+        transport.write(b"a")
+        transport.writelines([bytearray(b"b"), memoryview(b"c")])
+        assert transport.get_write_buffer_size() == 3 and inner.calls == []
+        assert transport.get_extra_info("peername") == ("127.0.0.1", 50000)  # the rest goes through
+
+    assert wrapped(check).calls == [("write", b"abc")]
+
+
+def test_held_writes_are_dropped_once_the_peer_is_gone() -> None:
+    def check(transport: CoalescingTransport, inner: RecordingTransport) -> None:
+        transport.write(b"a")
+        inner.closing = True
+
+    assert wrapped(check).calls == []
+
+
+def test_held_bytes_stay_under_64_kib_when_the_writer_never_yields() -> None:
+    def check(transport: CoalescingTransport, inner: RecordingTransport) -> None:
+        for _ in range(100):
+            transport.write(b"x" * 10_000)
+            assert transport.get_write_buffer_size() < FLUSH_AT
+
+    inner = wrapped(check)
+    assert b"".join(inner.writes) == b"x" * 1_000_000
+    assert all(len(data) < FLUSH_AT + 10_000 for data in inner.writes) and len(inner.writes) == 15
+
+
+def test_a_body_that_is_not_bytes_is_refused_where_it_is_sent() -> None:
+    def check(transport: CoalescingTransport, inner: RecordingTransport) -> None:
+        with pytest.raises(TypeError, match="bytes-like"):
+            transport.write("text")  # type: ignore[arg-type]
+
+    assert wrapped(check).calls == []
+
+
+def test_a_write_that_fails_later_ends_the_connection(caplog: pytest.LogCaptureFixture) -> None:
+    def check(transport: CoalescingTransport, inner: RecordingTransport) -> None:
+        transport.write(b"a")
+        inner.write = lambda data: 1 / 0  # type: ignore[method-assign, assignment]
+
+    assert wrapped(check).calls == [("abort", b"")]
+    assert "could not send a response" in caplog.text
+
+
+def test_eof_and_abort_keep_the_order_of_the_bytes() -> None:
+    def check(transport: CoalescingTransport, inner: RecordingTransport) -> None:
+        transport.write(b"a")
+        transport.write_eof()
+        transport.write(b"dropped")
+        transport.abort()
+
+    assert wrapped(check).calls == [("write", b"a"), ("write_eof", b""), ("abort", b"")]
+
+
+@pytest.mark.parametrize(("event", "sent_at_once"), [("eof_received", True), ("on_response_complete", False)])
+def test_the_protocol_sends_what_is_held_when_the_client_ends_its_stream(event: str, sent_at_once: bool) -> None:
+    """Not a turn later: a client's end of stream closes the connection before the turn ends. A complete
+    response waits for the end of the turn, with the others of the turn."""
+
+    async def run() -> None:
+        inner = RecordingTransport()
+        config = Config(app=create_app(Settings()), log_level="warning", access_log=False)
+        loop = asyncio.get_running_loop()
+        protocol = CoalescingHttpToolsProtocol(config=config, server_state=ServerState(), app_state={}, _loop=loop)
+        protocol.connection_made(inner)  # type: ignore[arg-type]
+        protocol.transport.write(b"HTTP/1.1 200 OK\r\n\r\n")
+        getattr(protocol, event)()
+        assert inner.writes == ([b"HTTP/1.1 200 OK\r\n\r\n"] if sent_at_once else [])
+        await asyncio.sleep(0)
+        assert inner.writes == [b"HTTP/1.1 200 OK\r\n\r\n"]
+        protocol.connection_lost(None)
+
+    asyncio.run(run())
 
 
 @pytest.mark.parametrize("workers", ["1", "2"])
