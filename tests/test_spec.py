@@ -7,12 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from openapi_core import OpenAPI
 from openapi_core.validation.schemas import oas31_schema_validators_factory
 from openapi_spec_validator import validate
 
 from mockserver.resources import spec_path
-from mockserver.spec import ApiSpec
+from mockserver.spec import SAFE_LOADER, ApiSpec
 
 REPO = Path(__file__).resolve().parent.parent
 CREATE = ("/vendors/mulerouter/v1/wan2.6-i2v-spark/generation", "post")
@@ -26,6 +27,12 @@ def test_the_spec_passes_openapi_spec_validator(spec: ApiSpec) -> None:
 
 def test_the_mock_reads_the_spec_in_the_repository() -> None:
     assert spec_path() == REPO / "spec" / "openapi.yaml"
+
+
+def test_libyaml_reads_the_spec_as_pure_python_yaml_does(spec: ApiSpec) -> None:
+    """The mock parses with libyaml (for a faster start); the document must be the one PyYAML reads."""
+    assert SAFE_LOADER is yaml.CSafeLoader  # PyYAML's wheels carry libyaml: the fast path is the one taken
+    assert spec.document == yaml.load(spec_path().read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
 
 
 def _examples(spec: ApiSpec) -> Iterator[tuple[str, Any, Any]]:
