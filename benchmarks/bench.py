@@ -24,9 +24,9 @@ import httpx
 
 from benchmarks import load, measures
 from benchmarks.load import Load, Scenario
-from benchmarks.machine import describe_machine
+from benchmarks.machine import cpu_ticks, describe_machine, stolen_share
 from benchmarks.plot import bar_chart
-from benchmarks.servers import LOAD_CPU, floor_command, mock_command, pinned, prism_command, serve
+from benchmarks.servers import LOAD_CPU, SERVER_CPU, floor_command, mock_command, pinned, prism_command, serve
 from contract_tests.runner import free_port
 
 OUT = Path(__file__).resolve().parent
@@ -68,8 +68,10 @@ def main() -> int:
     # round to round: what slows the machine down falls on every server alike. Each figure is the
     # median of its rounds.
     runs: dict[str, dict[str, list[Load]]] = {name: {} for name in servers}
+    results["stolen_rounds"] = []  # how much of the servers' CPU the hypervisor gave away: the VM's weather
     for number in range(1, rounds + 1):
         order = list(servers)[number - 1 :] + list(servers)[: number - 1]
+        ticks = cpu_ticks(SERVER_CPU)
         with ExitStack() as stack:
             urls = {}
             for name in order:
@@ -86,6 +88,8 @@ def main() -> int:
                         f"  {name:6} {measured.per_second:>9,.0f} req/s  p50 {measured.p50:.2f} ms"
                         f"  p99 {measured.p99:.2f} ms  errors {measured.errors(EXPECT[scenario_name])}"
                     )
+        results["stolen_rounds"].append(stolen_share(ticks, cpu_ticks(SERVER_CPU)))
+        say(f"round {number}/{rounds}: the hypervisor took {results['stolen_rounds'][-1]:.1%} of CPU {SERVER_CPU}")
     for name, by_scenario in runs.items():
         results[name] = {scenario: summary(loads, EXPECT[scenario]) for scenario, loads in by_scenario.items()}
     creates = {name: [m.per_second for m in runs[name]["create (valid)"]] for name in servers}
@@ -203,6 +207,10 @@ def markdown(r: dict[str, Any]) -> str:
         + "; "
         + ", ".join(f"{f:.0%}" for f in r["ratio_floor_rounds"])
         + ").",
+        "",
+        "Share of the servers' CPU that the hypervisor gave to other guests (steal time), by round: "
+        + ", ".join(f"{s:.1%}" for s in r.get("stolen_rounds", ()))
+        + ". The machine's speed also swings without it: the floor's req/s of each round shows by how much.",
         "",
         "| 10 MB image | size | file | image check (ms) | whole create in-process (ms) |",
         "|---|---|---:|---:|---:|",
