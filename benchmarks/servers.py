@@ -109,6 +109,8 @@ def floor_command(port: int) -> list[str]:
         "--no-server-header",
         "--http",  # uvicorn's protocol as the mock runs it, one system call per response
         HTTP_PROTOCOL,
+        "--ws",
+        "none",
     ]
 
 

@@ -236,5 +236,5 @@ def test_spark_mock_serves_with_this_protocol(monkeypatch: pytest.MonkeyPatch, t
     monkeypatch.setattr("mockserver.cli.uvicorn.run", lambda app, **options: served.update(options))
     monkeypatch.setattr("mockserver.cli.os.environ", {})  # the workers' settings go here, not into the tests'
     assert main(["--port", "8999", "--workers", workers, "--state-file", str(tmp_path / "state.sqlite")]) == 0
-    assert served["http"] == IMPORT_PATH
+    assert served["http"] == IMPORT_PATH and served["ws"] == "none"
     assert import_from_string(IMPORT_PATH) is CoalescingHttpToolsProtocol
