@@ -3,7 +3,9 @@
 Writes benchmarks/results.md, results.json and results.png. ``BENCH_SECONDS`` sets how long each
 server is loaded with each scenario in a round (default 10 s, after a 2 s warm-up, in slices that take
 turns with the other servers'); ``BENCH_ROUNDS`` the number of rounds (default 5), each figure being
-the median of its rounds.
+the median of its rounds. A round in which the hypervisor took more than ``BENCH_STEAL_LIMIT`` (default
+0.05) of the servers' CPU is set aside and measured again, up to ``BENCH_MAX_ROUNDS`` rounds in all
+(default twice ``BENCH_ROUNDS``); the report lists the rounds set aside.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ VALID = json.dumps(measures.VALID)
 INVALID = json.dumps({**measures.VALID, "prompt": "x" * 2001})
 EXPECT = {"create (valid)": 202, "create (invalid)": 400, "poll": 200}
 SLICE_SECONDS = 2  # wrk counts whole seconds
+RoundFigures = dict[str, dict[str, Load]]  # one round's figures: by server, then by scenario
+MeasuredRound = tuple[float, RoundFigures]  # and the share of the servers' CPU stolen during it
 # The issue's targets, each checked against the figures of the same run.
 TARGETS: dict[str, Callable[[dict[str, Any]], bool]] = {
     "create: ≥ 5× Prism": lambda r: r["ratio_prism"] >= 5,
@@ -67,11 +71,19 @@ def main() -> int:
     # scenario loads them in turn, in slices of SLICE_SECONDS, round-robin, in an order that rotates from
     # round to round: what slows the machine down falls on every server alike. Each figure is the
     # median of its rounds.
-    runs: dict[str, dict[str, list[Load]]] = {name: {} for name in servers}
-    results["stolen_rounds"] = []  # how much of the servers' CPU the hypervisor gave away: the VM's weather
-    for number in range(1, rounds + 1):
-        order = list(servers)[number - 1 :] + list(servers)[: number - 1]
+    # A round in which the hypervisor took more than STEAL_LIMIT of the servers' CPU is measured again,
+    # up to BENCH_MAX_ROUNDS rounds in all: under steal, every wake-up costs the VM more, which hits a
+    # server in proportion to its request rate (seen: the floor from 20,000 to 4,500 req/s, Prism only
+    # from 2,250 to 1,200). Such rounds are set aside, never hidden: the report lists them.
+    steal_limit = float(os.environ.get("BENCH_STEAL_LIMIT", "0.05"))
+    max_rounds = int(os.environ.get("BENCH_MAX_ROUNDS", str(2 * rounds)))
+    measured: list[MeasuredRound] = []
+    number = 0
+    while number < max_rounds and sum(stolen <= steal_limit for stolen, _ in measured) < rounds:
+        number += 1
+        order = list(servers)[(number - 1) % 3 :] + list(servers)[: (number - 1) % 3]
         ticks = cpu_ticks(SERVER_CPU)
+        this_round: dict[str, dict[str, Load]] = {name: {} for name in servers}
         with ExitStack() as stack:
             urls = {}
             for name in order:
@@ -81,17 +93,38 @@ def main() -> int:
             for scenario_name in EXPECT:
                 planned = {name: scenario_for(urls[name], name, scenario_name) for name in order}
                 in_turn = {name: (urls[name], scenario) for name, scenario in planned.items() if scenario is not None}
-                say(f"round {number}/{rounds}, {scenario_name}: {', '.join(in_turn)}")
-                for name, measured in measure(in_turn, seconds).items():
-                    runs[name].setdefault(scenario_name, []).append(measured)
+                say(f"round {number}, {scenario_name}: {', '.join(in_turn)}")
+                for name, load_ in measure(in_turn, seconds).items():
+                    this_round[name][scenario_name] = load_
                     say(
-                        f"  {name:6} {measured.per_second:>9,.0f} req/s  p50 {measured.p50:.2f} ms"
-                        f"  p99 {measured.p99:.2f} ms  errors {measured.errors(EXPECT[scenario_name])}"
+                        f"  {name:6} {load_.per_second:>9,.0f} req/s  p50 {load_.p50:.2f} ms"
+                        f"  p99 {load_.p99:.2f} ms  errors {load_.errors(EXPECT[scenario_name])}"
                     )
-        results["stolen_rounds"].append(stolen_share(ticks, cpu_ticks(SERVER_CPU)))
-        say(f"round {number}/{rounds}: the hypervisor took {results['stolen_rounds'][-1]:.1%} of CPU {SERVER_CPU}")
-    for name, by_scenario in runs.items():
-        results[name] = {scenario: summary(loads, EXPECT[scenario]) for scenario, loads in by_scenario.items()}
+        stolen = stolen_share(ticks, cpu_ticks(SERVER_CPU))
+        measured.append((stolen, this_round))
+        verdict = "kept" if stolen <= steal_limit else f"set aside (over {steal_limit:.0%})"
+        say(f"round {number}: the hypervisor took {stolen:.1%} of CPU {SERVER_CPU}: {verdict}")
+    used, set_aside = calm_rounds(measured, rounds, steal_limit)
+    results["rounds"] = len(used)
+    results["steal_limit"] = steal_limit
+    results["steal_limit_missed"] = len(used) > 0 and max(stolen for stolen, _ in used) > steal_limit
+    results["stolen_rounds"] = [stolen for stolen, _ in used]
+    results["set_aside"] = [
+        {
+            "stolen": stolen,
+            "mock_create": r["mock"]["create (valid)"].per_second,
+            "ratio_prism": r["mock"]["create (valid)"].per_second / r["prism"]["create (valid)"].per_second,
+            "floor_create": r["floor"]["create (valid)"].per_second,
+        }
+        for stolen, r in set_aside
+    ]
+    runs: dict[str, dict[str, list[Load]]] = {name: {} for name in servers}
+    for _, r in used:
+        for name, loads_of_round in r.items():
+            for scenario_name, load_ in loads_of_round.items():
+                runs[name].setdefault(scenario_name, []).append(load_)
+    for name, all_loads in runs.items():
+        results[name] = {scenario: summary(loads, EXPECT[scenario]) for scenario, loads in all_loads.items()}
     creates = {name: [m.per_second for m in runs[name]["create (valid)"]] for name in servers}
     results["ratio_prism_rounds"] = [m / p for m, p in zip(creates["mock"], creates["prism"], strict=True)]
     results["ratio_floor_rounds"] = [m / f for m, f in zip(creates["mock"], creates["floor"], strict=True)]
@@ -110,6 +143,20 @@ def main() -> int:
     bar_chart(results, OUT / "results.png")
     say((OUT / "results.md").read_text())
     return 0 if all(results["targets"].values()) else 1
+
+
+def calm_rounds(
+    measured: list[MeasuredRound], wanted: int, limit: float
+) -> tuple[list[MeasuredRound], list[MeasuredRound]]:
+    """The rounds to count and those set aside, from (steal share, figures) in the order measured.
+
+    The rounds whose steal stayed within ``limit`` count, if there are ``wanted`` of them; if not,
+    every round counts and none is set aside.
+    """
+    calm = [entry for entry in measured if entry[0] <= limit]
+    if len(calm) < wanted:
+        return list(measured), []
+    return calm, [entry for entry in measured if entry[0] > limit]
 
 
 def summary(loads: list[Load], expect: int) -> dict[str, Any]:
@@ -209,8 +256,22 @@ def markdown(r: dict[str, Any]) -> str:
         + ").",
         "",
         "Share of the servers' CPU that the hypervisor gave to other guests (steal time), by round: "
-        + ", ".join(f"{s:.1%}" for s in r.get("stolen_rounds", ()))
-        + ". The machine's speed also swings without it: the floor's req/s of each round shows by how much.",
+        + ", ".join(f"{s:.1%}" for s in r["stolen_rounds"])
+        + ". "
+        + (
+            f"Too few rounds stayed under {r['steal_limit']:.0%} of steal, so every round counts."
+            if r["steal_limit_missed"]
+            else f"Rounds over {r['steal_limit']:.0%} were measured again and set aside: "
+            + (
+                "; ".join(
+                    f"{a['stolen']:.1%} stolen, mock {a['mock_create']:,.0f} req/s = {a['ratio_prism']:.1f}× Prism,"
+                    f" floor {a['floor_create']:,.0f}"
+                    for a in r["set_aside"]
+                )
+                or "none"
+            )
+            + "."
+        ),
         "",
         "| 10 MB image | size | file | image check (ms) | whole create in-process (ms) |",
         "|---|---|---:|---:|---:|",
