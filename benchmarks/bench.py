@@ -26,9 +26,10 @@ import httpx
 
 from benchmarks import load, measures
 from benchmarks.load import Load, Scenario
-from benchmarks.machine import cpu_ticks, describe_machine, stolen_share
+from benchmarks.machine import describe_machine
 from benchmarks.plot import bar_chart
 from benchmarks.servers import LOAD_CPU, SERVER_CPU, floor_command, mock_command, pinned, prism_command, serve
+from benchmarks.steal import MeasuredRound, calm_rounds, cpu_ticks, stolen_share
 from contract_tests.runner import free_port
 
 OUT = Path(__file__).resolve().parent
@@ -37,8 +38,6 @@ VALID = json.dumps(measures.VALID)
 INVALID = json.dumps({**measures.VALID, "prompt": "x" * 2001})
 EXPECT = {"create (valid)": 202, "create (invalid)": 400, "poll": 200}
 SLICE_SECONDS = 2  # wrk counts whole seconds
-RoundFigures = dict[str, dict[str, Load]]  # one round's figures: by server, then by scenario
-MeasuredRound = tuple[float, RoundFigures]  # and the share of the servers' CPU stolen during it
 # The issue's targets, each checked against the figures of the same run.
 TARGETS: dict[str, Callable[[dict[str, Any]], bool]] = {
     "create: ≥ 5× Prism": lambda r: r["ratio_prism"] >= 5,
@@ -143,20 +142,6 @@ def main() -> int:
     bar_chart(results, OUT / "results.png")
     say((OUT / "results.md").read_text())
     return 0 if all(results["targets"].values()) else 1
-
-
-def calm_rounds(
-    measured: list[MeasuredRound], wanted: int, limit: float
-) -> tuple[list[MeasuredRound], list[MeasuredRound]]:
-    """The rounds to count and those set aside, from (steal share, figures) in the order measured.
-
-    The rounds whose steal stayed within ``limit`` count, if there are ``wanted`` of them; if not,
-    every round counts and none is set aside.
-    """
-    calm = [entry for entry in measured if entry[0] <= limit]
-    if len(calm) < wanted:
-        return list(measured), []
-    return calm, [entry for entry in measured if entry[0] > limit]
 
 
 def summary(loads: list[Load], expect: int) -> dict[str, Any]:

@@ -45,23 +45,3 @@ def _memory_gib() -> float:
 def _first_line(command: list[str]) -> str:
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     return (done.stdout or done.stderr).strip().splitlines()[0] if (done.stdout or done.stderr).strip() else "unknown"
-
-
-def cpu_ticks(cpu: int) -> tuple[int, int]:
-    """Clock ticks of ``cpu`` so far: (all, stolen by the hypervisor); (0, 0) where /proc/stat has no such line."""
-    try:
-        lines = Path("/proc/stat").read_text().splitlines()
-    except OSError:
-        return 0, 0
-    for line in lines:
-        fields = line.split()
-        if fields and fields[0] == f"cpu{cpu}":
-            ticks = [int(x) for x in fields[1:9]]  # user nice system idle iowait irq softirq steal
-            return sum(ticks), ticks[7]
-    return 0, 0
-
-
-def stolen_share(before: tuple[int, int], after: tuple[int, int]) -> float:
-    """The share of the time between two :func:`cpu_ticks` that the hypervisor gave to other guests."""
-    total = after[0] - before[0]
-    return (after[1] - before[1]) / total if total > 0 else 0.0

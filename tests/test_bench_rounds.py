@@ -1,9 +1,9 @@
-"""make bench's choice of rounds: those the hypervisor disturbed are set aside only when enough calm ones remain."""
+"""make bench and steal time: rounds the hypervisor disturbed are set aside only when enough calm ones remain."""
 
 from __future__ import annotations
 
-from benchmarks.bench import MeasuredRound, calm_rounds
 from benchmarks.load import Load
+from benchmarks.steal import MeasuredRound, calm_rounds, stolen_share
 
 
 def a_round(stolen: float, mock: float) -> MeasuredRound:
@@ -27,3 +27,8 @@ def test_when_calm_never_comes_every_round_counts() -> None:
 def test_a_round_at_the_limit_is_calm() -> None:
     rounds = [a_round(0.05, 9000)]
     assert calm_rounds(rounds, 1, 0.05) == (rounds, [])
+
+
+def test_the_stolen_share_is_steal_ticks_over_all_ticks() -> None:
+    assert stolen_share((1000, 40), (1200, 70)) == 30 / 200
+    assert stolen_share((1000, 40), (1000, 40)) == 0.0  # no time passed, or no /proc/stat
