@@ -80,7 +80,8 @@ def main() -> int:
     number = 0
     while number < max_rounds and sum(stolen <= steal_limit for stolen, _ in measured) < rounds:
         number += 1
-        order = list(servers)[(number - 1) % 3 :] + list(servers)[: (number - 1) % 3]
+        turn = (number - 1) % len(servers)
+        order = list(servers)[turn:] + list(servers)[:turn]
         ticks = cpu_ticks(SERVER_CPU)
         this_round: dict[str, dict[str, Load]] = {name: {} for name in servers}
         with ExitStack() as stack:

@@ -1,17 +1,21 @@
 """The floor of our stack: bare Starlette routes on uvicorn that return the mock's JSON and check nothing.
 
-Served as ``uvicorn benchmarks.floor:create_floor --factory``, like the mock, so that the two differ
-only in what the mock does per request.
+Served by ``python -m benchmarks.floor <port>`` with the uvicorn options `spark-mock` uses
+(:data:`mockserver.http_protocol.SERVER_OPTIONS`), so that the two differ only in what the mock does per request.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 
+import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+
+from mockserver.http_protocol import SERVER_OPTIONS
 
 CREATE_PATH = "/vendors/mulerouter/v1/wan2.6-i2v-spark/generation"
 TASK_ID = "3c90c3cc-0d44-4b50-8888-8dd25736052a"
@@ -36,3 +40,12 @@ def create_floor() -> Starlette:
             Route(CREATE_PATH + "/{task_id}", poll, methods=["GET"]),
         ]
     )
+
+
+def main(port: int) -> None:
+    """Serve the floor on ``port`` until interrupted."""
+    uvicorn.run(create_floor(), port=port, log_level="warning", access_log=False, **SERVER_OPTIONS)  # type: ignore[arg-type]
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]))

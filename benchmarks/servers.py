@@ -20,7 +20,6 @@ from pathlib import Path
 import httpx
 
 from contract_tests.runner import process_memory
-from mockserver.http_protocol import IMPORT_PATH as HTTP_PROTOCOL
 
 REPO = Path(__file__).resolve().parent.parent
 SPEC = REPO / "spec" / "openapi.yaml"
@@ -94,24 +93,7 @@ def mock_command(port: int, *extra: str) -> list[str]:
 
 
 def floor_command(port: int) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "benchmarks.floor:create_floor",
-        "--factory",
-        "--port",
-        str(port),
-        "--log-level",
-        "warning",
-        "--no-access-log",
-        "--no-proxy-headers",  # as spark-mock runs uvicorn: the floor differs only in the app
-        "--no-server-header",
-        "--http",  # uvicorn's protocol as the mock runs it, one system call per response
-        HTTP_PROTOCOL,
-        "--ws",
-        "none",
-    ]
+    return [sys.executable, "-m", "benchmarks.floor", str(port)]
 
 
 def prism_command(port: int) -> list[str]:

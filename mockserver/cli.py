@@ -13,7 +13,7 @@ from pathlib import Path
 import uvicorn
 
 from mockserver.app import create_app, settle_heap
-from mockserver.http_protocol import IMPORT_PATH as HTTP_PROTOCOL
+from mockserver.http_protocol import SERVER_OPTIONS
 from mockserver.settings import Settings, SettingsError
 from mockserver.spec import SpecError
 
@@ -67,12 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "log_level": settings.log_level,
         # Below info the access log prints nothing, yet uvicorn would still build each line's parts.
         "access_log": settings.log_level in ("info", "debug"),
-        # X-Forwarded-* would only change the video links' base, which --public-url sets; reading them
-        # costs ~5 % of a create. The live API does not say `server: uvicorn` either.
-        "proxy_headers": False,
-        "server_header": False,
-        "http": HTTP_PROTOCOL,  # one system call per response, not two
-        "ws": "none",  # the API has no WebSocket; not loading uvicorn's takes ~15 ms off the start
+        **SERVER_OPTIONS,
     }
     if settings.workers == 1:
         uvicorn.run(app, **common)  # type: ignore[arg-type]
