@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import gc
 import logging
 import os
@@ -25,7 +26,7 @@ from mockserver.middleware import TraceJournalMiddleware
 from mockserver.payloads import Presenter
 from mockserver.routes import CREATE, Dependencies, GenerationApi
 from mockserver.scenarios import REJECT_STATUSES, SUCCEED, FailureReason, ScenarioError, ScenarioParser
-from mockserver.settings import Settings, SettingsError
+from mockserver.settings import Settings, SettingsError, ShotField
 from mockserver.spec import ApiSpec, Lifecycle, SpecError
 from mockserver.state_file import SharedClock, StateFile, StateJournal, StateStore
 from mockserver.store import MemoryStore, TaskStore
@@ -74,8 +75,8 @@ def create_app(
         >>> client = TestClient(create_app(Settings(speed=600)))
     """
     settings = settings or Settings()
-    spec = spec or ApiSpec.load()
-    contract = Contract(spec, _spec_formats(spec))
+    spec = _honouring(spec or ApiSpec.load(), settings.shot_field)
+    contract = Contract(spec, _spec_formats(spec, check_integrity=settings.image_checks == "full"))
     errors = ErrorCatalog(spec)
     journal: Journal
     if settings.state_file is not None:
@@ -163,15 +164,35 @@ def _check_lifecycle(lifecycle: Lifecycle) -> None:
             raise SpecError(f"x-task-lifecycle {part} is {documented[part]}, but the mock runs {value}")
 
 
-def _spec_formats(spec: ApiSpec) -> dict[str, FormatCheck]:
-    """The spec's own formats: each schema with ``x-image-rules`` names, in ``format``, what it checks."""
+def _honouring(spec: ApiSpec, shot_field: ShotField) -> ApiSpec:
+    """The spec the mock runs when only one spelling of the shot type is honoured: a copy whose
+    request schema lacks the other one's property, which makes it an unknown field (ignored, since
+    the schema leaves further fields open). With both honoured, ``spec`` itself."""
+    if shot_field == "both":
+        return spec
+    ignored = "multi_shots" if shot_field == "shot_type" else "shot_type"
+    derived = ApiSpec(copy.deepcopy(dict(spec.document)), spec.source)
+    schema = derived.request_schema(CREATE)  # resolved inside the copy: the node to change
+    properties = schema.get("properties", {})
+    if shot_field not in properties or ignored not in properties:
+        raise SpecError(f"shot_field={shot_field!r} needs both shot_type and multi_shots in the {CREATE} body")
+    if schema.get("additionalProperties", True) is not True:
+        raise SpecError(f"shot_field={shot_field!r} needs the {CREATE} body to ignore unknown fields")
+    del properties[ignored]
+    return derived
+
+
+def _spec_formats(spec: ApiSpec, *, check_integrity: bool = True) -> dict[str, FormatCheck]:
+    """The spec's own formats: each schema with ``x-image-rules`` names, in ``format``, what it checks.
+
+    ``check_integrity`` is the ``image_checks`` setting: whether a Base64 image must be a complete file.
+    """
     formats: dict[str, FormatCheck] = {}
     for name, schema in spec.schemas_with_extension("x-image-rules").items():
         if "format" not in schema:
             raise SpecError(f"schema {name} has x-image-rules but no format to check them under")
-        formats[schema["format"]] = FormatCheck(
-            is_valid_image(ImageRules.from_spec(schema["x-image-rules"])), ImageRejected, shortcut=PLAIN_URL
-        )
+        rules = ImageRules.from_spec(schema["x-image-rules"], check_integrity=check_integrity)
+        formats[schema["format"]] = FormatCheck(is_valid_image(rules), ImageRejected, shortcut=PLAIN_URL)
     if not formats:
         raise SpecError("no schema of the spec carries x-image-rules")
     return formats

@@ -6,10 +6,19 @@ that images are validated in the same pass as every other rule. The limits are n
 they are read from ``x-image-rules`` in the spec (:meth:`ImageRules.from_spec`).
 
 An http(s) URL is accepted as given (the mock never fetches anything). Base64 data, as a data URI
-or raw, is decoded and opened with Pillow, which reads only the header to learn the format, the
-size and whether a PNG has transparency. To tell a complete file from a truncated one without
-decoding every pixel, each format gets its cheapest sound test: PNG chunk checksums up to IEND,
-the JPEG end-of-image marker after the scan data, the WEBP RIFF length, the BMP pixel array.
+or raw, is decoded and opened with Pillow, which reads only the header to learn the format and the
+size. To tell a complete file from a truncated one without decoding every pixel, each format gets
+its cheapest sound test: PNG chunk checksums up to IEND, the JPEG end-of-image marker after the
+scan data, the WEBP RIFF length, the BMP pixel array. The ``image_checks="header"`` setting turns
+that test off (:attr:`ImageRules.check_integrity`), so a file cut short after a sound header passes;
+except a WEBP, which Pillow opens through libwebp, and libwebp only opens a complete file.
+
+The docs say "PNG (no transparency)": what they forbid is a pixel that is not fully opaque, not an
+alpha channel. So the header only says whether a PNG *may* be transparent (an alpha channel, or a
+tRNS chunk: transparent palette entries or a colour key); only such a PNG is decoded, and it is
+refused if one of its pixels has an alpha below 255. An opaque RGBA PNG, as many editors save,
+passes. The decode also finds a file cut short (the ``integrity`` rule), unless only the header is
+checked: then a PNG whose pixels cannot all be read is given the benefit of the doubt.
 """
 
 from __future__ import annotations
@@ -37,22 +46,30 @@ class ImageRejected(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class ImageRules:
-    """The documented image requirements, as the spec's ``x-image-rules`` states them."""
+    """The documented image requirements, as the spec's ``x-image-rules`` states them.
+
+    ``check_integrity`` is not a rule of the spec but the mock's reading of it (the
+    ``image_checks`` setting): whether a Base64 image must be a complete file, or only its header
+    is judged.
+    """
 
     formats: tuple[str, ...]
     min_side: int
     max_side: int
     max_bytes: int
     png_transparency: bool
+    check_integrity: bool = True
 
     @classmethod
-    def from_spec(cls, extension: Mapping[str, Any]) -> ImageRules:
+    def from_spec(cls, extension: Mapping[str, Any], *, check_integrity: bool = True) -> ImageRules:
+        """The rules of an ``x-image-rules`` object; ``check_integrity`` as the settings say."""
         return cls(
             formats=tuple(str(f).upper() for f in extension["formats"]),
             min_side=int(extension["min-side"]),
             max_side=int(extension["max-side"]),
             max_bytes=int(extension["max-bytes"]),
             png_transparency=bool(extension["png-transparency"]),
+            check_integrity=check_integrity,
         )
 
     @property
@@ -155,9 +172,12 @@ def _check_decoded(data: bytes, rules: ImageRules) -> ImageInfo:
             width, height = image.size
             _check_format(kind, rules)
             _check_sides(width, height, rules)
-            if kind == "PNG" and not rules.png_transparency and image.has_transparency_data:
+            # has_transparency_data is the header's "may be transparent"; only then are the pixels read.
+            may_be_transparent = kind == "PNG" and not rules.png_transparency and image.has_transparency_data
+            if may_be_transparent and _has_transparent_pixel(data, rules.check_integrity):
                 raise ImageRejected("png-transparency", "is a PNG with transparency, which is not supported")
-            _check_complete(image, kind, data)
+            if rules.check_integrity:
+                _check_complete(image, kind, data)
     except ImageRejected:
         raise
     except UnidentifiedImageError:
@@ -180,6 +200,29 @@ def _check_sides(width: int, height: int, rules: ImageRules) -> None:
             "min-side" if min(width, height) < rules.min_side else "max-side",
             f"is {width}x{height} px; both sides must be {rules.min_side} to {rules.max_side} px",
         )
+
+
+_ALPHA_MODES = frozenset({"RGBA", "LA", "PA"})
+
+
+def _has_transparent_pixel(data: bytes, strict: bool) -> bool:
+    """Whether a PNG that may be transparent has a pixel whose alpha is below 255.
+
+    Decodes the image. When the pixels cannot all be read (a file cut short), raise if ``strict``,
+    else answer ``False``: with only the header checked, the image gets the benefit of the doubt.
+    """
+    try:
+        # A second open, not the caller's image: verify() (the integrity check) must come right
+        # after an open, and decoding would spend it.
+        with Image.open(io.BytesIO(data), formats=["PNG"]) as image:
+            # A palette with transparent entries, or a colour key: converting to RGBA applies either one.
+            with_alpha = image if image.mode in _ALPHA_MODES else image.convert("RGBA")
+            extrema = with_alpha.getchannel("A").getextrema()
+    except Exception:  # Pillow raises many types on a truncated or corrupt file
+        if strict:
+            raise
+        return False
+    return extrema != (255, 255)  # the lowest and the highest alpha: fully opaque is both at 255
 
 
 def _check_complete(image: ImageFile.ImageFile, kind: str, data: bytes) -> None:

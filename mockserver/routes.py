@@ -32,7 +32,7 @@ from mockserver.payloads import ASSET_PREFIX, VIDEO_NAME, Presenter
 from mockserver.resources import video_path
 from mockserver.scenarios import HEADER as SCENARIO_HEADER
 from mockserver.scenarios import Scenario, ScenarioError, ScenarioParser
-from mockserver.settings import Settings
+from mockserver.settings import Settings, ShotField
 from mockserver.spec import ApiSpec, SpecError
 from mockserver.store import TaskStore
 from mockserver.tasks import Phase, Task, plan_task, state_at
@@ -73,6 +73,11 @@ class GenerationApi:
         # Their own threads, not the shared pool: each thread that parses a large body keeps a malloc
         # arena as large as that body's peak, so a few fixed threads keep the memory a few bodies' worth.
         self._parsers = ThreadPoolExecutor(LARGE_BODIES_AT_ONCE, thread_name_prefix="large-body")
+        # nulls="absent": the fields that keep their null (the required ones, from the spec). None: keep every null.
+        self._keep_nulls_in: frozenset[str] | None = None
+        if deps.settings.nulls == "absent":
+            self._keep_nulls_in = frozenset(deps.spec.request_schema(CREATE).get("required", ()))
+        self._shot_field: ShotField = deps.settings.shot_field
 
     def reset_ids(self) -> None:
         """Start the id sequence again (it only repeats when a seed is set)."""
@@ -107,22 +112,22 @@ class GenerationApi:
         declared = headers.get("content-length", "")
         if declared.isascii() and declared.isdigit() and int(declared) <= THREADPOOL_BYTES:
             raw = await self._read(receive, declared)
-            body, violations = self._parse_and_validate(raw)
+            body, read, violations = self._parse_and_validate(raw)
         else:
             # A large body (or one of unknown size) costs memory several times its size while it is
             # parsed and its images decoded: only a few are handled at once, the others wait unread.
             async with self._large_bodies:
                 raw = await self._read(receive, declared)
                 loop = asyncio.get_running_loop()
-                body, violations = await loop.run_in_executor(self._parsers, self._parse_and_validate, raw)
+                body, read, violations = await loop.run_in_executor(self._parsers, self._parse_and_validate, raw)
         # A small body goes into the journal as the bytes that came (one object to keep, where the
         # parsed body is many; every object kept per request costs throughput) and is parsed when
         # read; a large one is summarised now.
         notes["body"] = raw if len(raw) <= SMALL_BODY else summarize(body)
         if violations:
             raise deps.errors.error(400, "; ".join(v.message for v in violations), operation_id=CREATE)
-        fields = deps.contract.with_defaults(CREATE, body)
-        notes["shot_type"] = _effective_shot_type(body, fields)
+        fields = deps.contract.with_defaults(CREATE, read)
+        notes["shot_type"] = _effective_shot_type(read, fields, self._shot_field)
         if scenario.reject_status is not None:
             raise self._rejection(scenario)
         task = self._new_task(fields, scenario)
@@ -157,12 +162,18 @@ class GenerationApi:
         except BodyCutShort as exc:  # for the journal: the client has gone and reads no answer
             raise self.deps.errors.error(400, str(exc), operation_id=CREATE) from None
 
-    def _parse_and_validate(self, raw: bytes) -> tuple[Any, list[Violation]]:
+    def _parse_and_validate(self, raw: bytes) -> tuple[Any, Any, list[Violation]]:
+        """The body as sent, the body as read (the same object unless nulls are read as absent), and
+        what the read body breaks."""
         try:
             body = parse_json(raw)
         except MalformedBody as exc:
             raise self.deps.errors.error(400, str(exc), operation_id=CREATE) from None
-        return body, self.deps.contract.body_violations(CREATE, body)
+        read = body
+        if self._keep_nulls_in is not None and isinstance(body, dict):
+            keep = self._keep_nulls_in
+            read = {name: value for name, value in body.items() if value is not None or name in keep}
+        return body, read, self.deps.contract.body_violations(CREATE, read)
 
     def _authorize(self, header: str | None, operation_id: str) -> None:
         problem = None
@@ -294,9 +305,10 @@ def _usable_range(header: str) -> bool:
     return True
 
 
-def _effective_shot_type(body: Mapping[str, Any], fields: Mapping[str, Any]) -> Any:
-    # The spec admits both spellings; shot_type wins when both are sent.
-    if "shot_type" in body or "multi_shots" not in body:
+def _effective_shot_type(body: Mapping[str, Any], fields: Mapping[str, Any], honoured: ShotField) -> Any:
+    # With both spellings honoured, shot_type wins when both are sent. A spelling that is not
+    # honoured is an unknown field: whatever it holds, it says nothing.
+    if honoured == "shot_type" or (honoured == "both" and ("shot_type" in body or "multi_shots" not in body)):
         return fields.get("shot_type")
-    legacy = body["multi_shots"]
+    legacy = fields.get("multi_shots")  # sent, or the spec's default
     return {True: "multi", False: "single"}.get(legacy, legacy) if isinstance(legacy, bool) else legacy

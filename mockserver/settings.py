@@ -12,6 +12,10 @@ from typing import Any, Literal, TypeVar, get_args
 Vocabulary = str  # a key of x-task-lifecycle.vocabularies in the spec; checked against it in create_app
 ErrorPlacement = Literal["task_info", "top_level"]
 TimestampStyle = Literal["seconds", "micro"]
+# Readings where the docs are silent or disagree; each default is the reading the mock has always had.
+NullReading = Literal["refuse", "absent"]
+ShotField = Literal["both", "shot_type", "multi_shots"]
+ImageChecks = Literal["full", "header"]
 
 LogLevel = Literal["critical", "error", "warning", "info", "debug", "trace"]
 
@@ -57,6 +61,23 @@ class Settings:
             and kept across restarts; ``None`` keeps them in memory.
         workers: How many processes serve; more than one needs a state file (a temporary one is
             made when none is given).
+        nulls: What ``null`` means in an optional field whose schema does not allow it; the docs
+            type some optional fields ``string | null`` and others plain ``string`` without saying.
+            ``refuse`` (the default): the schema refuses it, 400. ``absent``: a ``null`` in any
+            top-level field that is not required is read as if the field were not sent (it takes
+            its default, even where the schema allows ``null``); a required field keeps its
+            ``null``, for its schema to judge.
+        shot_field: Which spelling of the shot type is read; the page's schema and curl sample say
+            ``shot_type``, its prose and multi-shot example ``multi_shots``. ``both`` (the default):
+            both are validated, and ``shot_type`` wins when both are sent. ``shot_type`` or
+            ``multi_shots``: only that one is validated and honoured; the other is an unknown
+            field, ignored like any other (any value passes, none has an effect). The spec served
+            under ``/__mock`` leaves the ignored one out.
+        image_checks: How much of a Base64 image is checked; the docs do not say whether a file cut
+            short is refused. ``full`` (the default): the file must be complete. ``header``: only
+            what the header shows (format, size in pixels, size in bytes) and PNG transparency,
+            which a PNG cut short is given the benefit of; a file cut short after a sound header
+            is accepted (but not a WEBP, whose decoder opens only a complete file).
     """
 
     host: str = "127.0.0.1"
@@ -76,6 +97,9 @@ class Settings:
     log_level: LogLevel = "info"
     state_file: Path | None = None
     workers: int = 1
+    nulls: NullReading = "refuse"
+    shot_field: ShotField = "both"
+    image_checks: ImageChecks = "full"
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -87,6 +111,9 @@ class Settings:
         _check_choice("log_level", self.log_level, LogLevel)
         _check_choice("error_placement", self.error_placement, ErrorPlacement)
         _check_choice("timestamps", self.timestamps, TimestampStyle)
+        _check_choice("nulls", self.nulls, NullReading)
+        _check_choice("shot_field", self.shot_field, ShotField)
+        _check_choice("image_checks", self.image_checks, ImageChecks)
         for name in ("journal_size", "max_tasks", "max_body_bytes"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{name} must be at least 1, got {getattr(self, name)}")

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
+import io
 from functools import cache
+from typing import Any
 
 import pytest
 from hypothesis import find, given, settings
 from hypothesis import strategies as st
+from PIL import Image
 
 from contract_tests.images import data_uri, make_image, pad, raw_base64, truncate, with_png_dimensions
 from mockserver.app import _spec_formats
-from mockserver.image_rules import PLAIN_URL, ImageRejected
+from mockserver.image_rules import PLAIN_URL, ImageRejected, ImageRules, check_image
 from mockserver.spec import ApiSpec
 from tests.conftest import VALID_BODY, SpecCheckedClient, create
 
@@ -50,23 +54,137 @@ def test_each_format_just_past_the_size_limits_is_rejected(
     assert detail == f"{field}: is {width}x{height} px; both sides must be 360 to 2000 px"
 
 
-@pytest.mark.parametrize("kind", ["alpha", "luminance-alpha", "palette", "colour-key"])
-def test_a_png_with_transparency_is_rejected(client: SpecCheckedClient, kind: str) -> None:
-    png = make_image("PNG", 400, 400, transparency=kind)  # type: ignore[arg-type]
-    assert send(client, "image", data_uri(png)) == (
-        400,
-        "image: is a PNG with transparency, which is not supported",
-    )
+TRANSPARENT = (400, "image: is a PNG with transparency, which is not supported")
+
+
+def png(image: Image.Image, **options: Any) -> str:
+    """``image`` as a PNG data URI; ``options`` go to Pillow (``transparency=`` writes a tRNS chunk)."""
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG", **options)
+    return data_uri(buffer.getvalue())
+
+
+def with_pixel(image: Image.Image, value: Any) -> Image.Image:
+    image.putpixel((123, 45), value)
+    return image
+
+
+@pytest.mark.parametrize("kind", ["alpha", "luminance-alpha"])
+def test_a_png_with_a_translucent_alpha_channel_is_rejected(client: SpecCheckedClient, kind: str) -> None:
+    translucent = make_image("PNG", 400, 400, transparency=kind)  # type: ignore[arg-type]
+    assert send(client, "image", data_uri(translucent)) == TRANSPARENT
+
+
+@pytest.mark.parametrize(("mode", "colour"), [("RGBA", (10, 20, 30, 255)), ("LA", (90, 255))])
+def test_an_opaque_alpha_channel_is_not_transparency(client: SpecCheckedClient, mode: str, colour: Any) -> None:
+    """The docs forbid transparency, not the channel: many editors save opaque images as RGBA."""
+    assert send(client, "image", png(Image.new(mode, (400, 400), colour))) == (202, "")
+
+
+@pytest.mark.parametrize(
+    ("mode", "opaque", "almost"), [("RGBA", (10, 20, 30, 255), (10, 20, 30, 254)), ("LA", (90, 255), (90, 254))]
+)
+def test_one_pixel_short_of_opaque_is_transparency(
+    client: SpecCheckedClient, mode: str, opaque: Any, almost: Any
+) -> None:
+    assert send(client, "image", png(with_pixel(Image.new(mode, (400, 400), opaque), almost))) == TRANSPARENT
+
+
+def palette_image(used: list[int]) -> Image.Image:
+    """A palette image of three colours, showing only the entries ``used``."""
+    image = Image.new("P", (400, 400), used[0])
+    image.putpalette([200, 0, 0, 0, 200, 0, 0, 0, 200])
+    for index in used[1:]:
+        image.putpixel((7 * index, 11), index)
+    return image
+
+
+def test_a_palette_png_is_refused_only_when_a_pixel_shows_a_transparent_entry(client: SpecCheckedClient) -> None:
+    assert send(client, "image", png(palette_image([1, 0]), transparency=0)) == TRANSPARENT
+    assert send(client, "image", png(palette_image([1, 2]), transparency=0)) == (202, "")  # entry 0 unused
+    # Partial alpha per entry (a tRNS table): an entry at 254 is transparency too, one at 255 is not.
+    assert send(client, "image", png(palette_image([1, 2]), transparency=b"\x00\xfe")) == TRANSPARENT
+    assert send(client, "image", png(palette_image([1, 2]), transparency=b"\x00\xff")) == (202, "")
+
+
+@pytest.mark.parametrize(("mode", "colour", "key"), [("RGB", (10, 20, 30), (0, 0, 0)), ("L", 90, 0)])
+def test_a_colour_key_is_refused_only_when_a_pixel_has_that_colour(
+    client: SpecCheckedClient, mode: str, colour: Any, key: Any
+) -> None:
+    assert send(client, "image", png(Image.new(mode, (400, 400), colour), transparency=key)) == (202, "")
+    keyed = with_pixel(Image.new(mode, (400, 400), colour), key)
+    assert send(client, "image", png(keyed, transparency=key)) == TRANSPARENT
+
+
+def noise_png(mode: str) -> bytes:
+    """An opaque PNG that compresses badly, so that cutting its file short cuts its pixel data."""
+    buffer = io.BytesIO()
+    Image.effect_noise((800, 600), 64).convert(mode).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "LA"])
+def test_a_truncated_png_that_may_be_transparent_is_refused_as_truncated(client: SpecCheckedClient, mode: str) -> None:
+    """Looking for a transparent pixel decodes the image, which finds the file cut short."""
+    damaged = truncate(noise_png(mode))
+    assert send(client, "image", data_uri(damaged)) == (400, "image: is a corrupt or truncated image")
 
 
 def test_transparency_is_only_refused_for_png(client: SpecCheckedClient) -> None:
-    import io
-
-    from PIL import Image
-
     buffer = io.BytesIO()
     Image.new("RGBA", (400, 400), (10, 20, 30, 100)).save(buffer, "WEBP")
     assert send(client, "image", data_uri(buffer.getvalue(), "WEBP")) == (202, "")
+
+
+[EXTENSION] = [schema["x-image-rules"] for schema in ApiSpec.load().schemas_with_extension("x-image-rules").values()]
+IMAGE_RULES = ImageRules.from_spec(EXTENSION)
+HEADER_ONLY = dataclasses.replace(IMAGE_RULES, check_integrity=False)
+
+
+def test_from_spec_checks_integrity_unless_told_not_to() -> None:
+    extension = EXTENSION
+    assert ImageRules.from_spec(extension).check_integrity is True
+    assert ImageRules.from_spec(extension, check_integrity=False) == HEADER_ONLY
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "BMP"])
+def test_with_header_checks_only_a_truncated_image_passes(fmt: str) -> None:
+    damaged = data_uri(truncate(image(fmt, 800, 600)), fmt)
+    with pytest.raises(ImageRejected) as refused:
+        check_image(damaged, IMAGE_RULES)
+    assert refused.value.rule == "integrity"
+    info = check_image(damaged, HEADER_ONLY)
+    assert info is not None and (info.format, info.width, info.height) == (fmt, 800, 600)
+
+
+def test_a_truncated_webp_is_refused_even_with_header_checks_only() -> None:
+    """Pillow reads a WEBP through libwebp, which opens only a complete file: there is no header to judge."""
+    damaged = data_uri(truncate(image("WEBP", 800, 600)), "WEBP")
+    for rules in (IMAGE_RULES, HEADER_ONLY):
+        with pytest.raises(ImageRejected) as refused:
+            check_image(damaged, rules)
+        assert refused.value.rule == "integrity"
+
+
+def test_with_header_checks_only_a_truncated_png_that_may_be_transparent_passes() -> None:
+    damaged = data_uri(truncate(noise_png("RGBA")))
+    with pytest.raises(ImageRejected) as refused:
+        check_image(damaged, IMAGE_RULES)
+    assert refused.value.rule == "integrity"
+    assert check_image(damaged, HEADER_ONLY) is not None
+
+
+def test_with_header_checks_only_the_header_rules_still_hold() -> None:
+    cases = {
+        "min-side": data_uri(image("PNG", 359, 400)),
+        "formats": data_uri(make_image("GIF", 400, 400), "GIF"),
+        "png-transparency": data_uri(make_image("PNG", 400, 400, transparency="alpha")),
+        "max-bytes": data_uri(pad(image("PNG", 400, 400), TEN_MB + 1, "PNG")),
+    }
+    for rule, value in cases.items():
+        with pytest.raises(ImageRejected) as refused:
+            check_image(value, HEADER_ONLY)
+        assert refused.value.rule == rule
 
 
 @pytest.mark.parametrize("fmt", ["PNG", "JPEG", "BMP"])

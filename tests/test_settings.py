@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -52,11 +54,42 @@ def test_settings_from_the_environment() -> None:
         ({"MOCK_TIMESTAMPS": "nanos"}, "timestamps must be one of seconds, micro"),
         ({"MOCK_JOURNAL_SIZE": "0"}, "journal_size must be at least 1"),
         ({"MOCK_PUBLIC_URL": "ftp://x"}, "public_url must be an http(s) URL"),
+        ({"MOCK_NULLS": "drop"}, "nulls must be one of refuse, absent"),
+        ({"MOCK_SHOT_FIELD": "either"}, "shot_field must be one of both, shot_type, multi_shots"),
+        ({"MOCK_IMAGE_CHECKS": "off"}, "image_checks must be one of full, header"),
     ],
 )
 def test_bad_values_fail_loudly(environ: dict[str, str], message: str) -> None:
     with pytest.raises(SettingsError, match=re.escape(message)):
         Settings.from_env(environ)
+
+
+def test_every_setting_reaches_a_worker_process(tmp_path: Path) -> None:
+    """``to_env`` rebuilds each field, every one away from its default, in a worker."""
+    settings = Settings(
+        host="0.0.0.0",
+        port=9003,
+        speed=2.5,
+        vocabulary="legacy",
+        error_placement="top_level",
+        timestamps="micro",
+        api_keys=frozenset({"sk-a", "sk-b"}),
+        scenario="fail=3001",
+        journal_size=7,
+        max_tasks=8,
+        max_body_bytes=9,
+        public_url="https://mock.example",
+        seed=5,
+        log_level="debug",
+        state_file=tmp_path / "state.sqlite",
+        workers=3,
+        nulls="absent",
+        shot_field="multi_shots",
+        image_checks="header",
+    )
+    defaults = Settings()
+    assert all(getattr(settings, f.name) != getattr(defaults, f.name) for f in dataclasses.fields(Settings))
+    assert Settings.from_env(settings.to_env()) == settings
 
 
 def test_an_unknown_vocabulary_is_refused_against_the_spec() -> None:
