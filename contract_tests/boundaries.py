@@ -2,7 +2,9 @@
 
 Nothing here knows that a prompt is limited to 2000 characters: it reads ``maxLength: 2000`` from
 the spec and makes the two edges, 2000 (accepted) and 2001 (rejected). Change the spec and the
-edges follow.
+edges follow. Each edge also carries the ``x-provenance`` label of its rule: an edge whose side the
+docs do not state (``null`` in a field typed ``string``, a value of a disputed enum...) is
+*undocumented*, and a target that takes the other side of it deviates, not violates.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from hypothesis import strategies as st
 
 from contract_tests.strategies import texts, urls
 from contract_tests.target import CREATE_OPERATION
+from mockserver.provenance import Provenance, Provenances
 from mockserver.spec import ApiSpec
 
 _JSON_VALUES: dict[str, st.SearchStrategy[Any]] = {
@@ -38,7 +41,10 @@ _WRONG_SAMPLES: dict[str, Any] = {
     "object": {"a": 1},
 }
 SAMPLE_URL = "https://example.com/media/sample.mp3"
-NOT_URIS = ["not a uri", "://no-scheme.example/a.mp3", "http://exa mple.com/a b.mp3", "https://example.com/%zz"]
+# Refused by every parser of URLs: no scheme, or a space in the host.
+NOT_URIS = ["not a uri", "://no-scheme.example/a.mp3", "http://exa mple.com/a b.mp3"]
+# Refused by RFC 3986, which `format: uri` holds to; a lenient parser (a browser's, WHATWG) takes them.
+STRICTLY_NOT_URIS = ["https://example.com/%zz", "https://example.com/a b.mp3"]
 
 
 @dataclass(frozen=True)
@@ -52,6 +58,9 @@ class Edge:
         valid: Whether the contract says the target must accept it.
         values: Values for the field, for Hypothesis; ``None`` means the field is left out.
         samples: A few fixed values from ``values``, for runs that plan every request in advance.
+        provenance: The label of the rule this side of it follows.
+        documented: Whether the docs state this side (every reading accepts a valid edge, or refuses
+            an invalid one); otherwise a target may take the other side and only deviates.
     """
 
     field: str
@@ -60,10 +69,22 @@ class Edge:
     valid: bool
     values: st.SearchStrategy[Any] | None = dataclasses.field(default=None, compare=False)
     samples: tuple[Any, ...] = dataclasses.field(default=(), compare=False)
+    provenance: Provenance | None = dataclasses.field(default=None, compare=False, repr=False)
+    documented: bool = dataclasses.field(default=True, compare=False)
+    exact: bool = dataclasses.field(default=False, compare=False)
 
     @property
     def id(self) -> str:
         return re.sub(r"[^A-Za-z0-9_.=<>\[\],-]+", "-", self.label).strip("-")
+
+    def body(self, base: Mapping[str, Any], value: Any) -> dict[str, Any]:
+        """``base`` with this edge's field set to ``value`` (or left out, for a missing required field)."""
+        body = dict(base)
+        if self.values is None:
+            body.pop(self.field, None)
+        else:
+            body[self.field] = value
+        return body
 
 
 def base_body(spec: ApiSpec) -> dict[str, Any]:
@@ -76,13 +97,16 @@ def base_body(spec: ApiSpec) -> dict[str, Any]:
 
 
 def edges(spec: ApiSpec) -> list[Edge]:
-    """Every edge of every constraint the request schema states, valid and invalid."""
+    """Every edge of every constraint the request schema states, valid and invalid, each with its label."""
     schema = spec.request_schema(CREATE_OPERATION)
+    labels = Provenances(spec)
     found: list[Edge] = []
     for name in schema.get("required", []):
-        found.append(Edge(name, "required", f"{name} left out (required)", False, None, (None,)))
+        found.append(Edge(name, "required", f"{name} left out (required)", False, None, (None,), exact=True))
+    found = [_labelled(e, labels.of(schema)) for e in found]
     for name, raw in schema.get("properties", {}).items():
-        found += _field_edges(name, _flatten(spec, raw))
+        flat = _flatten(spec, raw)
+        found += [_labelled(e, _labels_of(spec, labels, raw)) for e in _field_edges(name, flat)]
     return found
 
 
@@ -92,6 +116,29 @@ def _flatten(spec: ApiSpec, raw: Any) -> dict[str, Any]:
     for part in schema.pop("allOf", []):
         schema = {**_flatten(spec, part), **schema}
     return schema
+
+
+def _labels_of(spec: ApiSpec, labels: Provenances, raw: Any) -> dict[str, Provenance]:
+    """The labels of a property: those of the schemas it builds on, then its own, which win."""
+    node = spec.resolve(raw)
+    found: dict[str, Provenance] = {}
+    for part in node.get("allOf", []) if isinstance(node, Mapping) else []:
+        found.update(_labels_of(spec, labels, part))
+    found.update(labels.of(node))
+    return found
+
+
+def _labelled(edge: Edge, labels: Mapping[str, Provenance]) -> Edge:
+    """``edge`` with the label of its rule; a rule without one is a defect of the spec."""
+    rule = "nullable" if edge.rule == "type" and edge.samples == (None,) else edge.rule
+    label = labels.get(rule)
+    if label is None:
+        raise ValueError(f"the spec gives {edge.field}.{rule} no x-provenance label")
+    if edge.valid:
+        documented = all(label.accepts_documented(v) for v in edge.samples) if edge.samples else label.documented
+    else:
+        documented = label.documented
+    return dataclasses.replace(edge, provenance=label, documented=documented)
 
 
 def _field_edges(name: str, schema: Mapping[str, Any]) -> list[Edge]:
@@ -206,10 +253,22 @@ def _field_edges(name: str, schema: Mapping[str, Any]) -> list[Edge]:
         found.append(
             Edge(name, "format", f"{name} not a URI (format uri)", False, st.sampled_from(NOT_URIS), tuple(NOT_URIS))
         )
+        found.append(
+            Edge(
+                name,
+                "uri-syntax",
+                f"{name} a URL that only a lenient parser takes (format uri, RFC 3986)",
+                False,
+                st.sampled_from(STRICTLY_NOT_URIS),
+                tuple(STRICTLY_NOT_URIS),
+            )
+        )
 
     if "null" in types and "enum" not in schema:
         found.append(_exact(name, "type", f"{name} = null", True, None))
-    wrong = [t for t in _JSON_VALUES if t not in types and not (t == "integer" and "number" in types)]
+    elif "null" not in types:
+        found.append(_exact(name, "type", f"{name} = null", False, None))
+    wrong = [t for t in _JSON_VALUES if t not in types and t != "null" and not (t == "integer" and "number" in types)]
     if wrong:
         found.append(
             Edge(
@@ -225,7 +284,7 @@ def _field_edges(name: str, schema: Mapping[str, Any]) -> list[Edge]:
 
 
 def _exact(name: str, rule: str, label: str, valid: bool, value: Any) -> Edge:
-    return Edge(name, rule, label, valid, st.just(value), (value,))
+    return Edge(name, rule, label, valid, st.just(value), (value,), exact=True)
 
 
 def _fit_url(url: str, length: int) -> str:

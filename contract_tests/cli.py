@@ -1,7 +1,8 @@
 """``spark-contract``: check a target against the wan2.6-i2v-spark contract.
 
 The key comes only from the ``API_KEY`` environment variable, never from an option.
-Exit codes: 0 the target honours the contract; 1 violations (or tests that could not reach a
+Exit codes: 0 the target honours every documented rule (deviations, where it reads the docs another
+way, are reported but allowed, unless ``STRICT=1``); 1 violations (or tests that could not reach a
 verdict); 2 a usage or configuration error; 3 no violation found, but the task budget stopped the
 run before it was complete.
 """
@@ -16,14 +17,25 @@ from collections.abc import Sequence
 from contract_tests.config import PROFILES, ConfigError, RunConfig
 from contract_tests.report import EXIT_USAGE
 from contract_tests.runner import run, selected
+from contract_tests.task_plan import plan_run
+from mockserver.spec import ApiSpec
+
+EPILOG = """exit codes:
+  0  the target keeps every documented rule (deviations are listed, not failures, unless STRICT=1)
+  1  violations, or tests that could not reach a verdict
+  2  a usage or configuration error
+  3  no violation found, but the task budget stopped the run before it was complete
+"""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="spark-contract",
         description="Run the wan2.6-i2v-spark contract suites against the bundled mock or any URL. "
-        "Settings also come from BASE_URL, MAX_TASKS, TASK_TIMEOUT, POLL_INTERVAL, PROFILE and "
-        "REPORT_DIR; the key only from API_KEY.",
+        "Settings also come from BASE_URL, MAX_TASKS, TASK_TIMEOUT, POLL_INTERVAL, PROFILE, REPORT_DIR "
+        "and STRICT; the key only from API_KEY.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--base-url", help="the target (default: start the bundled mock for the run)")
     parser.add_argument("--profile", choices=sorted(PROFILES), help="how many examples (default: default)")
@@ -32,6 +44,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--poll-interval", type=float, help="seconds between polls of a task")
     parser.add_argument("--report-dir", help="where the reports go (default reports/contract)")
     parser.add_argument("-k", dest="select", default="", help="only the tests matching this pytest -k expression")
+    parser.add_argument(
+        "--strict", action="store_true", default=None, help="deviations fail the run too (STRICT=1 does the same)"
+    )
+    parser.add_argument("--plan", action="store_true", help="print the task plan (tasks per part of the run) and stop")
     args = parser.parse_args(argv)
     try:
         config = RunConfig.from_env(
@@ -42,11 +58,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             task_timeout=args.task_timeout,
             poll_interval=args.poll_interval,
             report_dir=args.report_dir,
+            strict=args.strict,
         )
     except ConfigError as exc:
         sys.stderr.write(f"spark-contract: {exc}\n")
         return EXIT_USAGE
+    plan = plan_run(ApiSpec.load(), config.profile, config.max_tasks)
+    if args.plan:
+        sys.stdout.write(f"spark-contract: {config.target_name}, profile {config.profile.name}\n\n{plan.describe()}")
+        return 0
     cap = "no cap" if config.max_tasks is None else f"at most {config.max_tasks} accepted tasks"
-    sys.stdout.write(f"spark-contract: {config.target_name}, profile {config.profile.name}, {cap}\n")
+    strict = ", STRICT: deviations fail" if config.strict else ""
+    sys.stdout.write(
+        f"spark-contract: {config.target_name}, profile {config.profile.name}, {cap}, "
+        f"{plan.total} tasks planned{strict}\n"
+    )
     code, _ = run(config, selected(args.select))
     return code

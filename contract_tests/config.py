@@ -1,7 +1,7 @@
 """How a contract run is configured: one frozen dataclass, read from the environment in one place.
 
 The interface is the one the README documents: ``BASE_URL``, ``API_KEY``, ``MAX_TASKS``,
-``TASK_TIMEOUT``, ``PROFILE``, ``POLL_INTERVAL`` and ``REPORT_DIR``. The key is only ever read from
+``TASK_TIMEOUT``, ``PROFILE``, ``POLL_INTERVAL``, ``REPORT_DIR`` and ``STRICT``. The key is only ever read from
 the environment, never from an argument, so it stays out of shell history and process lists.
 """
 
@@ -26,13 +26,15 @@ class Profile:
 
     Attributes:
         name: ``smoke``, ``default`` or ``full``.
-        valid_examples: Hypothesis examples for each edge that must be accepted (each one is a task).
+        valid_examples: Hypothesis examples for each generated edge that must be accepted (each one is a task).
         invalid_examples: Hypothesis examples for each edge that must be rejected.
-        schemathesis_examples: Examples per operation in each Schemathesis phase.
+        schemathesis_examples: Schemathesis' negative cases per operation (each one refused: no task).
         stateful_examples: Schemathesis create -> poll scenarios.
         lifecycle_tasks: Tasks followed from create to their end.
         derandomize: Run the same examples every time (CI wants that; ``full`` explores).
-        shrink: Look for the simplest failing example (only ever against a local target).
+        shrink: Look for the simplest failing example (only ever against the bundled mock).
+        positive_examples: Schemathesis' positive cases per operation (each create one is a task).
+        mistakes: Tasks each part may spend on invalid requests that the target accepts all the same.
     """
 
     name: str
@@ -43,12 +45,14 @@ class Profile:
     lifecycle_tasks: int
     derandomize: bool
     shrink: bool = True
+    positive_examples: int = 20
+    mistakes: int = 4
 
 
 PROFILES = {
-    "smoke": Profile("smoke", 1, 3, 5, 3, 2, True, shrink=False),
-    "default": Profile("default", 3, 25, 100, 25, 6, True),
-    "full": Profile("full", 10, 100, 300, 100, 12, False),
+    "smoke": Profile("smoke", 1, 3, 5, 3, 2, True, shrink=False, positive_examples=3, mistakes=2),
+    "default": Profile("default", 3, 25, 100, 5, 6, True, positive_examples=15, mistakes=4),
+    "full": Profile("full", 10, 100, 300, 40, 12, False, positive_examples=60, mistakes=10),
 }
 
 # A run against something other than the bundled mock may be paying per task: unless MAX_TASKS
@@ -69,6 +73,8 @@ class RunConfig:
         profile: How many examples to run.
         report_dir: Where the JUnit XML, Markdown and JSON reports go.
         request_timeout: Seconds one HTTP request may take.
+        bundled: The target is the bundled mock, started for the run.
+        strict: Deviations (a disputed or assumed rule broken) fail the run, as violations do.
     """
 
     base_url: str | None
@@ -80,6 +86,7 @@ class RunConfig:
     report_dir: Path = Path("reports/contract")
     request_timeout: float = 60.0
     bundled: bool = False
+    strict: bool = False
 
     @property
     def target_name(self) -> str:
@@ -101,6 +108,7 @@ class RunConfig:
             "poll_interval": environ.get("POLL_INTERVAL") or None,
             "profile": environ.get("PROFILE") or None,
             "report_dir": environ.get("REPORT_DIR") or None,
+            "strict": environ.get("STRICT") or None,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         base_url = values["base_url"]
@@ -128,6 +136,7 @@ class RunConfig:
             ),
             profile=PROFILES[profile_name],
             report_dir=Path(values["report_dir"] or "reports/contract"),
+            strict=parse_flag("STRICT", values["strict"]),
         )
 
     def with_target(self, base_url: str, api_key: str, *, bundled: bool = False) -> RunConfig:
@@ -147,6 +156,18 @@ def parse_number(
     if not math.isfinite(value) or value < minimum:
         raise error(f"{name} must be at least {minimum}, got {raw!r}")
     return value
+
+
+def parse_flag(name: str, raw: Any, error: type[ValueError] = ConfigError) -> bool:
+    """A yes/no setting: 1, true, yes or on; 0, false, no, off or empty; anything else is an ``error``."""
+    if isinstance(raw, bool):
+        return raw
+    text = "" if raw is None else str(raw).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("", "0", "false", "no", "off"):
+        return False
+    raise error(f"{name} must be 1 or 0 (yes or no), got {raw!r}")
 
 
 _active: RunConfig | None = None

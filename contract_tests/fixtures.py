@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import pytest
 
+from contract_tests.budget import TaskBudget
 from contract_tests.checks import Verdicts
 from contract_tests.config import RunConfig
 from contract_tests.lifecycle import TaskWatcher
 from contract_tests.plugin import PLUGIN, ContractPlugin
 from contract_tests.target import Target
+from contract_tests.task_plan import TaskPlan
 from mockserver.spec import ApiSpec
 
 
@@ -36,13 +38,23 @@ def target(request: pytest.FixtureRequest) -> Target:
 
 
 @pytest.fixture(scope="session")
-def verdicts(spec: ApiSpec, run_config: RunConfig) -> Verdicts:
+def plan(request: pytest.FixtureRequest) -> TaskPlan:
+    return _plugin(request).plan
+
+
+@pytest.fixture(scope="session")
+def budget(request: pytest.FixtureRequest) -> TaskBudget:
+    return _plugin(request).budget
+
+
+@pytest.fixture(scope="session")
+def verdicts(request: pytest.FixtureRequest, spec: ApiSpec, run_config: RunConfig) -> Verdicts:
     assert run_config.base_url is not None
-    return Verdicts(spec, run_config.base_url)
+    return Verdicts(spec, run_config.base_url, _plugin(request).ledger)
 
 
 @pytest.fixture(scope="session")
 def watcher(target: Target, verdicts: Verdicts, spec: ApiSpec, run_config: RunConfig) -> TaskWatcher:
-    return TaskWatcher(
-        target, verdicts, spec.lifecycle, timeout=run_config.task_timeout, interval=run_config.poll_interval
+    return TaskWatcher.for_spec(
+        spec, target, verdicts, timeout=run_config.task_timeout, interval=run_config.poll_interval
     )

@@ -1,23 +1,30 @@
-"""Real images at the edges of every image rule the spec states in ``x-image-rules``."""
+"""Real images at the edges of every image rule the spec states in ``x-image-rules``, each case with the
+``x-provenance`` label of its rule: a case whose side the docs do not state (a file cut short, raw
+Base64, 10,485,760 bytes where "10MB" may mean 10,000,000) is undocumented, and a target that takes
+the other side of it deviates, not violates."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache, partial
 from typing import Any
 
 from contract_tests.images import data_uri, make_image, pad, raw_base64, truncate
+from mockserver.provenance import Provenance
 
 
 @dataclass(frozen=True)
 class ImageCase:
-    """One image value: what it is, which rule it tests, and whether the contract allows it."""
+    """One image value: what it is, which rule it tests, whether the contract allows it, and whether the
+    docs state that side of the rule (``documented``; see ``provenance`` for their words)."""
 
     label: str
     rule: str
     valid: bool
     build: Callable[[], str] = field(compare=False, repr=False)
+    provenance: Provenance | None = field(default=None, compare=False, repr=False)
+    documented: bool = field(default=True, compare=False)
 
     @property
     def id(self) -> str:
@@ -53,9 +60,12 @@ def _constant(value: str) -> str:
     return value
 
 
-def image_cases(rules: Mapping[str, Any]) -> list[ImageCase]:
-    """Edges of each rule: formats, both sides at and just past their limits, the byte limit, transparency,
-    truncation, the two Base64 forms, and data that is not an image."""
+def image_cases(rules: Mapping[str, Any], labels: Mapping[str, Provenance] | None = None) -> list[ImageCase]:
+    """Edges of each rule: formats, both sides at and just past their limits, the byte limit under each
+    reading of it, transparency, truncation, the two Base64 forms, and data that is not an image.
+
+    ``labels`` are the ``x-provenance`` labels of ``rules``; without them every case counts as documented.
+    """
     formats = [str(f) for f in rules["formats"]]
     low, high, limit = int(rules["min-side"]), int(rules["max-side"]), int(rules["max-bytes"])
     cases: list[ImageCase] = []
@@ -69,10 +79,18 @@ def image_cases(rules: Mapping[str, Any]) -> list[ImageCase]:
             ImageCase(f"{fmt} {low}x{high + 1}", "max-side", False, partial(_uri, fmt, low, high + 1)),
             ImageCase(f"{fmt} truncated", "integrity", False, partial(_truncated, fmt)),
         ]
+    byte_limits = _readings(labels, "max-bytes", limit)
+    over = max(byte_limits) + 1
     cases += [
-        ImageCase("raw Base64 PNG", "base64", True, partial(_raw, low)),
-        ImageCase(f"PNG of exactly {limit} bytes", "max-bytes", True, partial(_padded, high, limit)),
-        ImageCase(f"PNG of {limit + 1} bytes", "max-bytes", False, partial(_padded, high, limit + 1)),
+        ImageCase("raw Base64 PNG", "raw-base64", True, partial(_raw, low)),
+        ImageCase(
+            "PNG with an opaque alpha channel", "alpha-channel", True, partial(_transparent, "opaque-alpha", low)
+        ),
+        *(
+            ImageCase(f"PNG of exactly {size} bytes", "max-bytes", True, partial(_padded, high, size))
+            for size in sorted({*byte_limits, limit})
+        ),
+        ImageCase(f"PNG of {over} bytes", "max-bytes", False, partial(_padded, high, over)),
         ImageCase("GIF", "formats", False, partial(_uri, "GIF", low, low)),
         ImageCase("TIFF", "formats", False, partial(_uri, "TIFF", low, low)),
         ImageCase("data URI with invalid Base64", "base64", False, partial(_constant, "data:image/png;base64,!!!!")),
@@ -85,4 +103,35 @@ def image_cases(rules: Mapping[str, Any]) -> list[ImageCase]:
                     f"PNG with transparency ({kind})", "png-transparency", False, partial(_transparent, kind, low)
                 )
             )
-    return cases
+    return [_labelled(case, labels, byte_limits) for case in cases] if labels is not None else cases
+
+
+def invalid_image_cases(cases: Mapping[str, list[ImageCase]]) -> list[tuple[str, ImageCase]]:
+    """The invalid cases a run sends: all of them in the first image field, one per rule in the others."""
+    chosen: list[tuple[str, ImageCase]] = []
+    for number, (name, field_cases) in enumerate(cases.items()):
+        rules: set[str] = set()
+        for case in field_cases:
+            if not case.valid and (number == 0 or case.rule not in rules):
+                chosen.append((name, case))
+                rules.add(case.rule)
+    return chosen
+
+
+def _readings(labels: Mapping[str, Provenance] | None, rule: str, contract: int) -> list[int]:
+    """The values the readings of a disputed bound give it (just the contract's, for an undisputed one)."""
+    label = (labels or {}).get(rule)
+    values = [int(r.value) for r in label.readings if r.value is not None] if label is not None else []
+    return values or [contract]
+
+
+def _labelled(case: ImageCase, labels: Mapping[str, Provenance], byte_limits: list[int]) -> ImageCase:
+    label = labels.get(case.rule)
+    if label is None:
+        raise ValueError(f"the spec gives the image rule {case.rule!r} no x-provenance label")
+    documented = label.documented
+    if case.rule == "max-bytes":
+        # Every reading takes what fits under the smallest limit, and refuses what passes the largest.
+        size = int(case.label.split()[-2])
+        documented = size <= min(byte_limits) if case.valid else size > max(byte_limits)
+    return replace(case, provenance=label, documented=documented)

@@ -14,7 +14,7 @@ from typing import Literal
 
 from PIL import Image
 
-Transparency = Literal["alpha", "luminance-alpha", "palette", "colour-key"]
+Transparency = Literal["alpha", "luminance-alpha", "palette", "colour-key", "opaque-alpha"]
 MIME = {"JPEG": "image/jpeg", "PNG": "image/png", "BMP": "image/bmp", "WEBP": "image/webp", "GIF": "image/gif"}
 
 
@@ -33,7 +33,9 @@ def make_image(
         width: Width in pixels.
         height: Height in pixels.
         transparency: For PNG, how to make it transparent: an alpha channel, a grey+alpha image, a
-            palette with transparent entries, or a colour key (tRNS chunk on an RGB image).
+            palette with a transparent entry, or a colour key (tRNS chunk on an RGB image); each of
+            them makes some pixels transparent. ``opaque-alpha`` adds an alpha channel in which every
+            pixel is opaque.
         size: Pad the file to exactly this many bytes (PNG gets a private ancillary chunk, other
             formats trailing bytes that decoders ignore).
     """
@@ -102,14 +104,16 @@ def _gradient(width: int, height: int, fmt: str) -> Image.Image:
 
 def _transparent(image: Image.Image, kind: Transparency) -> tuple[Image.Image, dict[str, object]]:
     rgb = image.convert("RGB")
-    if kind == "alpha":
+    if kind in ("alpha", "opaque-alpha"):
         rgba = rgb.convert("RGBA")
-        rgba.putalpha(128)
+        rgba.putalpha(255 if kind == "opaque-alpha" else 128)
         return rgba, {}
     if kind == "luminance-alpha":
         grey = rgb.convert("LA")
         grey.putalpha(128)
         return grey, {}
+    # The key is the colour (or palette entry) of the first pixel, so that some pixels really are transparent.
     if kind == "palette":
-        return rgb.convert("P"), {"transparency": 0}
-    return rgb, {"transparency": (0, 0, 0)}
+        palette = rgb.convert("P")
+        return palette, {"transparency": palette.getpixel((0, 0))}
+    return rgb, {"transparency": rgb.getpixel((0, 0))}

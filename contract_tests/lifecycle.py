@@ -1,7 +1,9 @@
 """Following tasks to their end, and checking on every poll that the lifecycle keeps its promises.
 
 The lifecycle itself (phases, transitions, terminal phases, the words of both vocabularies) is
-read from ``x-task-lifecycle`` in the spec.
+read from ``x-task-lifecycle`` in the spec, and so is the label of each promise
+(:func:`lifecycle_labels`): breaking a promise the docs do not make (``updated_at`` never going
+backwards, say) is a deviation, not a violation.
 """
 
 from __future__ import annotations
@@ -16,9 +18,32 @@ from typing import Any
 from contract_tests.checks import Verdicts
 from contract_tests.target import Exchange, Target
 from contract_tests.violations import Violation, violation
-from mockserver.spec import Lifecycle
+from mockserver.provenance import Provenance, Provenances
+from mockserver.spec import ApiSpec, Lifecycle
 
 MP4_SIGNATURE = b"ftyp"
+
+
+def lifecycle_labels(spec: ApiSpec) -> dict[str, Provenance]:
+    """The label of each promise the lifecycle checks hold, by check id (read from the spec)."""
+    labels = Provenances(spec)
+    schemas = spec.document["components"]["schemas"]
+    status = schemas["TaskStatus"]
+    lifecycle = status["x-task-lifecycle"]
+    info = schemas["TaskInfo"]["properties"]
+    videos_rule, error_rule = schemas["TaskResult"]["allOf"]
+    return {
+        "lifecycle.initial-status": labels.label(lifecycle, "initial"),
+        "lifecycle.terminal-final": labels.label(lifecycle, "terminal"),
+        "lifecycle.forward-only": labels.label(lifecycle, "transitions"),
+        "lifecycle.status-word": labels.label(status, "enum"),
+        "lifecycle.videos-iff-succeeded": labels.label(videos_rule, "if"),
+        "lifecycle.error-iff-failed": labels.label(error_rule, "if"),
+        "lifecycle.id": labels.label(info["id"], "format"),
+        "lifecycle.timestamps": labels.label(info["created_at"], "format"),
+        "lifecycle.created-at-stable": labels.label(info["created_at"], "stable"),
+        "lifecycle.updated-at-monotonic": labels.label(info["updated_at"], "monotonic"),
+    }
 
 
 @dataclass
@@ -46,7 +71,9 @@ class TaskWatcher:
         interval: float,
         confirmations: int = 2,
         on_poll: Callable[[Observation], None] | None = None,
+        labels: dict[str, Provenance] | None = None,
     ) -> None:
+        self.labels = labels or {}
         self.confirmations = confirmations
         self.on_poll = on_poll
         self.target = target
@@ -57,6 +84,13 @@ class TaskWatcher:
         self.phase_of = {word: phase for words in lifecycle.vocabularies.values() for phase, word in words.items()}
         self.reachable = {p: self._reachable(p) for p in lifecycle.phases}
 
+    @classmethod
+    def for_spec(
+        cls, spec: ApiSpec, target: Target, verdicts: Verdicts, *, timeout: float, interval: float
+    ) -> TaskWatcher:
+        """A watcher that holds tasks to ``spec``'s lifecycle, each promise judged by its label."""
+        return cls(target, verdicts, spec.lifecycle, timeout=timeout, interval=interval, labels=lifecycle_labels(spec))
+
     def start(self, created: Exchange) -> Observation:
         """Check the create's answer and begin an observation of the task it made."""
         parsed = created.json()
@@ -66,7 +100,13 @@ class TaskWatcher:
         observation = Observation(task_id, created)
         if not _is_uuid(task_id):
             observation.violations.append(
-                violation("lifecycle.id", "The create gave no usable task id", "task_info.id: a UUID", created)
+                violation(
+                    "lifecycle.id",
+                    "The create gave no usable task id",
+                    "task_info.id: a UUID",
+                    created,
+                    label=self.labels.get("lifecycle.id"),
+                )
             )
             return observation
         status = info.get("status")
@@ -74,14 +114,21 @@ class TaskWatcher:
         if phase != self.lifecycle.initial:
             words = " or ".join(v[self.lifecycle.initial] for v in self.lifecycle.vocabularies.values())
             observation.violations.append(
-                violation("lifecycle.initial-status", f"A new task's status is {status!r}", words, created)
+                violation(
+                    "lifecycle.initial-status",
+                    f"A new task's status is {status!r}",
+                    words,
+                    created,
+                    label=self.labels.get("lifecycle.initial-status"),
+                )
             )
         return observation
 
     def follow(self, observations: list[Observation]) -> list[Observation]:
         """Poll every observed task until all have ended or the timeout passes; check each answer.
 
-        A task seen in a terminal status is polled ``confirmations`` more times: terminal means final.
+        A task seen in a terminal status is polled ``confirmations`` more times, ``interval`` apart,
+        even past the timeout: terminal means final, however late the task finished.
         """
         active = [o for o in observations if _is_uuid(o.task_id)]
         after_end = {o.task_id: 0 for o in active}
@@ -93,16 +140,18 @@ class TaskWatcher:
                     self.on_poll(observation)
                 if observation.phase in self.lifecycle.terminal:
                     after_end[observation.task_id] += 1
-                if after_end[observation.task_id] > self.confirmations or len(observation.violations) > 20:
+                settled = any(v.check == "lifecycle.terminal-final" for v in observation.violations)
+                if after_end[observation.task_id] > self.confirmations or settled or len(observation.violations) > 20:
                     active.remove(observation)
             if not active:
                 break
             if time.monotonic() >= deadline:
-                # A task already seen terminal, still being confirmed, did finish in time.
-                for observation in active:
-                    if observation.phase not in self.lifecycle.terminal:
-                        observation.violations.append(self._never_finished(observation))
-                break
+                # Only a task never seen terminal is late; one seen terminal is still confirmed.
+                for observation in [o for o in active if after_end[o.task_id] == 0]:
+                    observation.violations.append(self._never_finished(observation))
+                    active.remove(observation)
+                if not active:
+                    break
             time.sleep(self.interval)
         for observation in observations:
             if observation.phase == "succeeded" and observation.last is not None:
@@ -110,6 +159,17 @@ class TaskWatcher:
         return observations
 
     def _poll(self, observation: Observation) -> None:
+        before = len(observation.violations)
+        try:
+            self._check_poll(observation)
+        finally:
+            # Each finding of this poll, judged by the label of the promise it holds.
+            found = observation.violations
+            found[before:] = [
+                f.under(self.labels.get(f.check)) if f.basis == "documented" else f for f in found[before:]
+            ]
+
+    def _check_poll(self, observation: Observation) -> None:
         exchange = self.target.poll(observation.task_id)
         previous = observation.last
         observation.last = exchange
@@ -211,7 +271,10 @@ class TaskWatcher:
         if updated < created:
             found.append(
                 violation(
-                    "lifecycle.timestamps", "updated_at is before created_at", "updated_at >= created_at", exchange
+                    "lifecycle.updated-at-monotonic",
+                    "updated_at is before created_at",
+                    "updated_at >= created_at",
+                    exchange,
                 )
             )
         before = previous.json()["task_info"] if previous is not None and _has_info(previous) else None
@@ -223,7 +286,7 @@ class TaskWatcher:
             if earlier_created is not None and earlier_created != created:
                 found.append(
                     violation(
-                        "lifecycle.timestamps",
+                        "lifecycle.created-at-stable",
                         "created_at changed between polls",
                         f"created_at stays {before.get('created_at')}",
                         exchange,
@@ -232,7 +295,7 @@ class TaskWatcher:
             if earlier_updated is not None and updated < earlier_updated:
                 found.append(
                     violation(
-                        "lifecycle.timestamps",
+                        "lifecycle.updated-at-monotonic",
                         "updated_at went backwards",
                         f"updated_at >= {before.get('updated_at')}",
                         exchange,

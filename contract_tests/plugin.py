@@ -1,5 +1,6 @@
-"""The pytest plugin of a contract run: it owns the target, the task budget and the report, sets
-Hypothesis up, and turns each test's outcome into report entries. The fixtures are in fixtures.py."""
+"""The pytest plugin of a contract run: it owns the target, the task plan and budget, the ledger of
+findings and the report, sets Hypothesis up, and turns each test's outcome into report entries.
+The fixtures are in fixtures.py."""
 
 from __future__ import annotations
 
@@ -8,38 +9,47 @@ from collections.abc import Generator
 import pytest
 from hypothesis import HealthCheck, Phase, settings
 
-from contract_tests.budget import BudgetExhausted, TaskBudget
+from contract_tests.budget import BudgetExhausted, TaskBudget, drawing_from
 from contract_tests.config import RunConfig, activate
 from contract_tests.report import RunReport, TestResult
 from contract_tests.schemathesis_bridge import register_formats
 from contract_tests.target import Target, TargetUnreachable
-from contract_tests.violations import ContractViolation, Inconclusive, Violation
+from contract_tests.task_plan import TaskPlan, plan_run
+from contract_tests.violations import Inconclusive, Ledger, Violation
 from mockserver.spec import ApiSpec
 
 HYPOTHESIS_PROFILE = "contract"
 PLUGIN = pytest.StashKey["ContractPlugin"]()
+# ``@pytest.mark.tasks("lifecycle")``: the share of the task plan a test's creates count against.
+SHARE_MARKER = "tasks"
 
 
 class ContractPlugin:
     """Registered by the runner for one run; owns the target, the task budget and the report."""
 
-    def __init__(self, config: RunConfig) -> None:
+    def __init__(self, config: RunConfig, plan: TaskPlan | None = None) -> None:
         if config.base_url is None:
             raise ValueError("the plugin needs a concrete target URL")
         self.config = config
-        self.budget = TaskBudget(config.max_tasks)
-        self.report = RunReport(config, self.budget)
         self._spec = ApiSpec.load()
+        self.plan = plan or plan_run(self._spec, config.profile, config.max_tasks)
+        self.budget = TaskBudget(config.max_tasks, self.plan.limits)
+        self.ledger = Ledger(strict=config.strict, remember=not self.shrinks)
+        self.report = RunReport(config, self.budget, self.plan)
         self._target = Target(config.base_url, config.api_key, self.budget, self._spec, config.request_timeout)
+
+    @property
+    def shrinks(self) -> bool:
+        """Whether Hypothesis looks for a simpler failing example. Each step may be a billed task, so only
+        against the bundled mock: elsewhere the first failing example is the one reported."""
+        return self.config.bundled and self.config.profile.shrink
 
     def pytest_configure(self, config: pytest.Config) -> None:
         config.stash[PLUGIN] = self
+        config.addinivalue_line("markers", f"{SHARE_MARKER}(share): the task plan's share the test draws from")
         activate(self.config)
         register_formats(self._spec)
-        # Against a paid target every shrinking step may be a billed task, so only a local one shrinks.
-        local = self.config.base_url is not None and "127.0.0.1" in self.config.base_url
-        shrink = local and self.config.profile.shrink
-        phases = [Phase.explicit, Phase.generate] + ([Phase.shrink] if shrink else [])
+        phases = [Phase.explicit, Phase.generate] + ([Phase.shrink] if self.shrinks else [])
         settings.register_profile(
             HYPOTHESIS_PROFILE,
             deadline=None,
@@ -59,24 +69,34 @@ class ContractPlugin:
         self._target.close()
 
     @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_protocol(
+        self, item: pytest.Item, nextitem: pytest.Item | None
+    ) -> Generator[None, object, object]:
+        marker = item.get_closest_marker(SHARE_MARKER)
+        self.ledger.current = item.nodeid
+        with drawing_from(str(marker.args[0]) if marker else None):
+            return (yield)
+
+    @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         report = yield
-        if report.when == "setup" and report.outcome == "passed":
-            return report
-        if report.when == "teardown" and report.outcome == "passed":
+        if report.when in ("setup", "teardown") and report.outcome == "passed":
             return report
         excinfo = call.excinfo
         leaves = _leaves(excinfo.value) if excinfo is not None else []
-        violations = [v for exc in leaves if isinstance(exc, ContractViolation) for v in exc.violations]
+        failing = self.ledger.failing(item.nodeid)
         budget_stops = [exc for exc in leaves if isinstance(exc, BudgetExhausted)]
-        if excinfo is not None and budget_stops and len(budget_stops) == len(leaves):
+        if excinfo is not None and budget_stops and len(budget_stops) == len(leaves) and not failing:
             # Not a verdict on the target: the run was not allowed to create the task it needed.
             report.outcome = "skipped"
             report.longrepr = (str(item.path), item.location[1] or 0, f"Skipped: {budget_stops[0]}")
-        if report.when == "call" or report.outcome != "passed":
-            self.report.add(_result(item.nodeid, report.outcome, violations, leaves, report))
+        # A failure recorded while the test ran is never lost, whatever stopped the test afterwards.
+        outcome = "failed" if failing else report.outcome
+        if report.when == "call" or outcome != "passed":
+            found = self.ledger.of(item.nodeid) if report.when == "call" or outcome == "failed" else []
+            self.report.add(_result(item.nodeid, outcome, found, bool(failing), leaves, report))
         return report
 
     @property
@@ -95,14 +115,19 @@ def _leaves(exc: BaseException) -> list[BaseException]:
 
 
 def _result(
-    test: str, outcome: str, violations: list[Violation], leaves: list[BaseException], report: pytest.TestReport
+    test: str,
+    outcome: str,
+    found: list[Violation],
+    failing: bool,
+    leaves: list[BaseException],
+    report: pytest.TestReport,
 ) -> TestResult:
     if outcome == "failed" and report.when != "call":
         outcome = "error"
     message = ""
     if outcome == "skipped" and isinstance(report.longrepr, tuple):
         message = str(report.longrepr[2]).removeprefix("Skipped: ")
-    elif outcome in ("failed", "error") and not violations:
+    elif outcome in ("failed", "error") and not failing:
         unreachable = [exc for exc in leaves if isinstance(exc, TargetUnreachable)]
         inconclusive = [exc for exc in leaves if isinstance(exc, Inconclusive)]
         if unreachable:
@@ -113,4 +138,4 @@ def _result(
             message = str(inconclusive[0])
         else:
             message = "; ".join(f"{type(exc).__name__}: {exc}" for exc in leaves)[:1000] or report.longreprtext[-1000:]
-    return TestResult(test, outcome, violations, message)
+    return TestResult(test, outcome, found, message)

@@ -1,6 +1,12 @@
 """The run's report, for people (Markdown, and a summary on the terminal) and for machines (JSON).
 
-JUnit XML is written by pytest itself, next to these files.
+Violations (documented rules broken) come first; then deviations (the target takes another reading
+of the docs than this contract, where the docs disagree or are silent), each with the docs' words;
+then the task plan, share by share. JUnit XML is written by pytest itself, next to these files.
+
+Exit codes: 0 passed (deviations allowed, unless ``STRICT``); 1 violations, or tests that could not
+reach a verdict; 2 a usage or configuration error; 3 no violation found, but the task budget stopped
+the run before it was complete.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from typing import Any
 
 from contract_tests.budget import TaskBudget
 from contract_tests.config import RunConfig
+from contract_tests.task_plan import TaskPlan
 from contract_tests.violations import Violation
 
 EXIT_PASSED, EXIT_FAILED, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
@@ -26,16 +33,17 @@ class TestResult:
 
     test: str
     outcome: str  # passed | failed | skipped | error
-    violations: list[Violation] = field(default_factory=list)
+    violations: list[Violation] = field(default_factory=list)  # deviations too: see Violation.deviation
     message: str = ""
 
 
 class RunReport:
     """Collects results during a run and writes them out at the end."""
 
-    def __init__(self, config: RunConfig, budget: TaskBudget) -> None:
+    def __init__(self, config: RunConfig, budget: TaskBudget, plan: TaskPlan | None = None) -> None:
         self.config = config
         self.budget = budget
+        self.plan = plan
         self.results: list[TestResult] = []
         self.started = time.monotonic()
         self.started_at = datetime.now(UTC)
@@ -48,7 +56,15 @@ class RunReport:
 
     @property
     def violations(self) -> list[tuple[str, Violation]]:
-        return [(r.test, v) for r in self.results for v in r.violations]
+        """What fails the run: documented rules broken, and, in strict runs, the deviations."""
+        return [(r.test, v) for r in self.results for v in r.violations if self.config.strict or not v.deviation]
+
+    @property
+    def deviations(self) -> list[tuple[str, Violation]]:
+        """Where the target reads the docs another way than this contract (empty in strict runs: they fail)."""
+        if self.config.strict:
+            return []
+        return [(r.test, v) for r in self.results for v in r.violations if v.deviation]
 
     @property
     def counts(self) -> Counter[str]:
@@ -59,7 +75,7 @@ class RunReport:
         counts = self.counts
         if self.violations or counts["failed"] or counts["error"]:
             return "FAILED"
-        if self.budget.exhausted:
+        if counts["skipped"]:
             return "INCOMPLETE"
         if not self.results:
             return "ERROR"
@@ -87,7 +103,10 @@ class RunReport:
             "tasks_accepted_unexpectedly": self.budget.unexpectedly_accepted,
             "max_tasks": self.budget.max_tasks,
             "creates_refused_by_budget": self.budget.refused,
+            "strict": self.config.strict,
+            "plan": self.shares(),
             "violations": [{"test": test, **v.as_dict()} for test, v in self.violations],
+            "deviations": [{"test": test, **v.as_dict()} for test, v in self.deviations],
             "errors": [{"test": r.test, "message": r.message} for r in self.results if r.outcome == "error"],
             "skipped": [{"test": r.test, "reason": r.message} for r in self.results if r.outcome == "skipped"],
         }
@@ -103,11 +122,12 @@ class RunReport:
         cap = "none" if self.budget.max_tasks is None else str(self.budget.max_tasks)
         counts = self.counts
         tests = ", ".join(f"{counts[k]} {k}" for k in ("passed", "failed", "error", "skipped") if counts[k])
-        tasks = f"{self.budget.accepted} accepted (MAX_TASKS={cap})"
+        planned = f" of {self.plan.total} planned" if self.plan is not None else ""
+        tasks = f"{self.budget.accepted} accepted{planned} (MAX_TASKS={cap})"
         if self.budget.unexpectedly_accepted:
             tasks += f", {self.budget.unexpectedly_accepted} of them by requests that should have been rejected"
         if self.budget.refused:
-            tasks += f"; {self.budget.refused} creates not sent because the cap was reached"
+            tasks += f"; {self.budget.refused} creates not sent because a share of the plan (or the cap) was used"
         return [
             ("Target", self.config.target_name),
             ("Profile", self.config.profile.name),
@@ -117,7 +137,28 @@ class RunReport:
             ("Requests sent", f"{self.requests_sent} ({self.creates_sent} creates)"),
             ("Tasks", tasks),
             ("Task timeout", f"{self.config.task_timeout:g} s"),
+            ("Deviations", self._deviation_line()),
         ]
+
+    def _deviation_line(self) -> str:
+        if self.config.strict:
+            return "STRICT: each one is a violation"
+        kinds = len({(v.check, v.title) for _, v in self.deviations})
+        return f"{kinds} (not failures; STRICT=1 makes them fail)" if kinds else "none"
+
+    def shares(self) -> dict[str, dict[str, int]]:
+        """Each share of the plan: the tasks it may use, those it used, and the creates it did not send."""
+        if self.plan is None:
+            return {}
+        return {
+            share.name: {
+                "planned": share.tasks,
+                "wanted": share.wanted,
+                "used": self.budget.by_share[share.name],
+                "not_sent": self.budget.refused_by_share[share.name],
+            }
+            for share in self.plan.shares
+        }
 
     def markdown(self) -> str:
         lines = [f"# Contract report: {self.config.target_name}", "", f"**{self.verdict}**", ""]
@@ -129,7 +170,31 @@ class RunReport:
                 if found.request:
                     lines += ["Request:", "", "```sh", found.request, "```", ""]
                 lines += ["Expected:", "", "```", found.expected, "```", "", "Got:", "", "```", found.actual, "```", ""]
-        errors = [r for r in self.results if r.outcome == "error" or (r.outcome == "failed" and not r.violations)]
+        deviations = self._grouped(self.deviations)
+        if deviations:
+            lines += [
+                f"## Deviations ({len(deviations)})",
+                "",
+                "Where the docs disagree or are silent, this target reads them another way than this contract.",
+                "Not failures (`STRICT=1` makes them fail); each is worth knowing before the mock is trusted.",
+                "",
+            ]
+            for number, (found, tests) in enumerate(deviations, 1):
+                lines += [f"### {number}. `{found.check}`: {found.title}", ""]
+                lines += [
+                    f"**Where the rule comes from.** {found.docs}",
+                    "",
+                    f"Seen in {len(tests)} test(s), first `{tests[0]}`.",
+                    "",
+                ]
+                if found.request:
+                    lines += ["Request:", "", "```sh", found.request, "```", ""]
+                lines += ["Expected:", "", "```", found.expected, "```", "", "Got:", "", "```", found.actual, "```", ""]
+        shares = self.shares()
+        if shares:
+            lines += ["## Task plan", "", "| Share | Planned | Used | Creates not sent |", "|---|---|---|---|"]
+            lines += [f"| {k} | {v['planned']} | {v['used']} | {v['not_sent']} |" for k, v in shares.items()] + [""]
+        errors = [r for r in self.results if r.outcome == "error" or (r.outcome == "failed" and not self._fails(r))]
         if errors:
             lines += ["## Tests that could not reach a verdict", ""]
             lines += [f"- `{r.test}`: {r.message}" for r in errors] + [""]
@@ -142,6 +207,17 @@ class RunReport:
             lines += [f"| `{check}` | {count} |" for check, count in by_check.most_common()] + [""]
         return "\n".join(lines)
 
+    def _fails(self, result: TestResult) -> bool:
+        return any(self.config.strict or not v.deviation for v in result.violations)
+
+    @staticmethod
+    def _grouped(found: list[tuple[str, Violation]]) -> list[tuple[Violation, list[str]]]:
+        """Findings with the same check and title once, with every test that made them."""
+        groups: dict[tuple[str, str], tuple[Violation, list[str]]] = {}
+        for test, finding in found:
+            groups.setdefault((finding.check, finding.title), (finding, []))[1].append(test)
+        return list(groups.values())
+
     def summary(self, limit: int = 12) -> str:
         """What the terminal shows at the end: the verdict, the figures, and the first violations."""
         lines = ["", f"Contract run against {self.config.target_name}: {self.verdict}"]
@@ -150,9 +226,19 @@ class RunReport:
             lines += ["", f"{test}", found.render()]
         if len(self.violations) > limit:
             lines += ["", f"... and {len(self.violations) - limit} more violations in the report."]
+        deviations = self._grouped(self.deviations)
+        if deviations:
+            lines += ["", f"{len(deviations)} deviations (not failures; STRICT=1 makes them fail):"]
+            lines += [f"  [{found.check}] {found.title} ({found.basis} rule)" for found, _ in deviations[:limit]]
+            if len(deviations) > limit:
+                lines.append(f"  ... and {len(deviations) - limit} more in the report.")
         for result in self.results:
-            if result.outcome == "error" or (result.outcome == "failed" and not result.violations):
+            if result.outcome == "error" or (result.outcome == "failed" and not self._fails(result)):
                 lines += ["", f"{result.test}: could not reach a verdict: {result.message}"]
-        if self.budget.refused:
-            lines += ["", f"The task budget stopped the run: MAX_TASKS={self.budget.max_tasks} tasks were accepted."]
+        if self.counts["skipped"]:
+            lines += [
+                "",
+                f"The task budget stopped the run: MAX_TASKS={self.budget.max_tasks}; "
+                f"{self.budget.accepted} tasks were accepted, and tests that needed more were skipped.",
+            ]
         return "\n".join(lines)

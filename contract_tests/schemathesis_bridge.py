@@ -30,24 +30,34 @@ from schemathesis.specs.openapi.checks import (
 from contract_tests.strategies import image_values
 from contract_tests.target import Exchange, Target
 from contract_tests.violations import Violation, violation
+from mockserver.provenance import Provenances
 from mockserver.spec import ApiSpec
 
-CHECKS = [
+RESPONSE_CHECKS = [
     not_a_server_error,
     status_code_conformance,
     content_type_conformance,
     response_headers_conformance,
     response_schema_conformance,
-    negative_data_rejection,
-    positive_data_acceptance,
 ]
-STATEFUL_CHECKS = [*CHECKS, ensure_resource_availability]
+# Positive cases come from what every reading accepts, negative ones from what every reading refuses
+# (contract_tests.readings); a case in between is neither, so each kind gets only its own check.
+POSITIVE_CHECKS = [*RESPONSE_CHECKS, positive_data_acceptance]
+NEGATIVE_CHECKS = [*RESPONSE_CHECKS, negative_data_rejection]
+STATEFUL_CHECKS = [*POSITIVE_CHECKS, ensure_resource_availability]
 
 
 def register_formats(spec: ApiSpec) -> None:
-    """Teach Schemathesis the spec's own formats, so that positive cases carry real images, not noise."""
+    """Teach Schemathesis the spec's own formats, so that positive cases carry real images, not noise.
+
+    Only the forms every reading of the docs takes: raw Base64 (disputed) is left to the image suite.
+    """
+    labels = Provenances(spec)
     for schema in spec.schemas_with_extension("x-image-rules").values():
-        schemathesis.openapi.format(schema["format"], image_values(schema["x-image-rules"]))
+        rules = schema["x-image-rules"]
+        raw = labels.of(rules).get("raw-base64")
+        forms = image_values(rules, raw_base64=raw is None or raw.documented)
+        schemathesis.openapi.format(schema["format"], forms)
 
 
 class Sent(NamedTuple):

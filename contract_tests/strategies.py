@@ -8,7 +8,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from contract_tests.images import data_uri, make_image, raw_base64
+from contract_tests.images import data_uri, make_image
+from contract_tests.images import raw_base64 as _raw
 
 
 def texts(length: int, *, multibyte_only: bool = False) -> st.SearchStrategy[str]:
@@ -29,16 +30,19 @@ def urls(extension: str = "jpg") -> st.SearchStrategy[str]:
     return st.builds(lambda s, h, p: f"{s}://{h}/{p}.{extension}", scheme, host, path)
 
 
-def image_values(rules: Mapping[str, Any]) -> st.SearchStrategy[str]:
-    """Values of the spec's ``image-url-or-base64`` format: a URL, a data URI, or raw Base64 of a real image.
+def image_values(rules: Mapping[str, Any], *, raw_base64: bool = True) -> st.SearchStrategy[str]:
+    """Values of the spec's ``image-url-or-base64`` format: a URL, a data URI, or (with ``raw_base64``)
+    raw Base64 of a real image.
 
     The images come from a small pool encoded once: Schemathesis draws thousands of values while it
     collects, and encoding an image for each would take minutes.
     """
     pool = _pool(tuple(rules["formats"]), int(rules["min-side"]), int(rules["max-side"]))
     as_data_uri = st.sampled_from([data_uri(data, fmt) for fmt, data in pool])
-    as_raw = st.sampled_from([raw_base64(data) for _, data in pool])
-    return st.one_of(urls(), as_data_uri, as_raw)
+    forms = [urls(), as_data_uri]
+    if raw_base64:
+        forms.append(st.sampled_from([_raw(data) for _, data in pool]))
+    return st.one_of(*forms)
 
 
 @lru_cache(maxsize=4)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -193,6 +194,57 @@ class _GoesBack:
         return body
 
 
+class _FinishesLateThenReverts:
+    """Tasks read ``running`` until ``finish_after`` seconds after their create; then every other poll of a
+    finished task reads ``running`` again (a terminal status that is not final, seen only near the deadline)."""
+
+    def __init__(self, finish_after: float) -> None:
+        self.finish_after = finish_after
+        self.created: dict[str, float] = {}
+        self.terminal_polls: dict[str, int] = {}
+
+    def __call__(self, body: dict[str, Any], scope: Scope) -> dict[str, Any]:
+        info = body.get("task_info")
+        if not isinstance(info, dict) or not isinstance(info.get("id"), str):
+            return body
+        if scope["method"] == "POST":
+            self.created[info["id"]] = time.monotonic()
+            return body
+        if info.get("status") not in ("succeeded", "failed"):
+            return body
+        elapsed = time.monotonic() - self.created.get(info["id"], 0.0)
+        polls = self.terminal_polls[info["id"]] = self.terminal_polls.get(info["id"], 0) + (
+            elapsed >= self.finish_after
+        )
+        if elapsed < self.finish_after or polls % 2 == 0:
+            info["status"] = "running"
+            body.pop("videos", None)
+            info.pop("error", None)
+        return body
+
+
+class _AcceptsEverything:
+    """Every create, whatever its body or credentials, makes a task: the mock behind it sees a valid one."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.body = json.dumps({"prompt": "anything", "image": "https://example.com/a.jpg"}).encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        await _buffered(receive)
+        headers = [(k, v) for k, v in scope["headers"] if k not in (b"authorization", b"content-type")]
+        headers += [(b"authorization", b"Bearer granted-anyway"), (b"content-type", b"application/json")]
+        body = self.body
+
+        async def replay() -> Message:
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app({**scope, "headers": headers}, replay, send)
+
+
 def _grant_missing_auth(scope: Scope) -> Scope:
     headers = [(k, v) for k, v in scope["headers"] if k != b"authorization"]
     return {**scope, "headers": [*headers, (b"authorization", b"Bearer granted-anyway")]}
@@ -288,6 +340,10 @@ def build(name: str, **settings: Any) -> ASGIApp:
         return RewriteResponses(_mock(), content_type="text/plain; charset=utf-8")
     if name == "bad-images-succeed":
         return _mock(spec_with_loose_images())
+    if name == "reverts-near-the-deadline":
+        return RewriteResponses(_mock(), _FinishesLateThenReverts(finish_after=9.5))
+    if name == "accepts-everything":
+        return _AcceptsEverything(_mock())
     # Says nothing about any create: each is rate-limited. No check may pass or fail on that.
     if name == "rate-limits-every-create":
         return _RateLimitsCreates(_mock())

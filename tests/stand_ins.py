@@ -2,7 +2,8 @@
 
 - ``docs_like()``: the mock itself, which behaves as the docs say.
 - ``differing()``: a target that reads the docs the other way and misbehaves a little: the legacy
-  status words, the error at the top level, microsecond timestamps, a must-reject value accepted
+  status words, the error at the top level, microsecond timestamps, a value the docs refuse accepted
+  (``seed: 2147483648``, one past the documented range), a value a disputed rule refuses accepted
   (``multi_shots: "triple"``), bad images accepted and then failed, a 429 with ``Retry-After``
   every so often, and a 503 to a poll now and then.
 - ``LosesCreates``: makes each task, then answers 502: a create whose outcome the run cannot know.
@@ -106,8 +107,9 @@ def differing() -> tuple[Unreliable, Any]:
     """The differing stand-in, and the mock inside it (whose store tells what was really accepted)."""
     spec = spec_with_loose_images()
     document = copy.deepcopy(dict(spec.document))
-    multi_shots = document["components"]["schemas"]["GenerationRequest"]["properties"]["multi_shots"]
-    multi_shots["enum"] = [*multi_shots["enum"], "triple"]
+    properties = document["components"]["schemas"]["GenerationRequest"]["properties"]
+    properties["multi_shots"]["enum"] = [*properties["multi_shots"]["enum"], "triple"]
+    properties["seed"]["maximum"] = 2**31
     inner = create_app(
         Settings(
             speed=SPEED, api_keys=frozenset({KEY}), vocabulary="legacy", error_placement="top_level", timestamps="micro"

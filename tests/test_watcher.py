@@ -1,4 +1,5 @@
-"""The contract's task watcher at its time limit: only a task that has not ended is late."""
+"""The contract's task watcher at its time limit: only a task that has not ended is late, and a task
+that ended is still confirmed, however late: terminal means final, checked every time."""
 
 from __future__ import annotations
 
@@ -11,12 +12,13 @@ import pytest
 
 from contract_tests.budget import TaskBudget
 from contract_tests.checks import Verdicts
-from contract_tests.lifecycle import TaskWatcher
+from contract_tests.lifecycle import Observation, TaskWatcher, lifecycle_labels
 from contract_tests.target import Target
 from mockserver.spec import ApiSpec
 
 SPEC = ApiSpec.load()
 BASE = "http://api.test"
+TRACEPARENT = "00-" + "a" * 32 + "-" + "b" * 16 + "-01"
 
 
 def _example(name: str) -> dict[str, Any]:
@@ -26,25 +28,40 @@ def _example(name: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize(("seen", "late"), [("failed", False), ("running", True)])
 def test_at_the_deadline_only_a_task_that_has_not_ended_is_late(seen: str, late: bool) -> None:
-    """A task seen terminal and still being confirmed when the time runs out did finish in time."""
-    body = _example(seen)
-    task_id = body["task_info"]["id"]
+    """A task seen terminal when the time runs out did finish in time, and is still confirmed twice."""
+    task_id, observation = _follow([_example(seen)])
+    assert observation.task_id == task_id
+    assert observation.statuses == ([seen] if late else [seen] * 3)
+    checks = {v.check for v in observation.violations}
+    assert ("lifecycle.finishes" in checks) is late, observation.violations
+
+
+def test_a_terminal_status_that_reverts_after_the_deadline_is_caught() -> None:
+    """The task ends exactly at the deadline, and reads running again on the next poll."""
+    _, observation = _follow([_example("succeeded"), _example("running")])
+    assert observation.statuses == ["succeeded", "running"]
+    assert [v.check for v in observation.violations if not v.deviation] == ["lifecycle.terminal-final"]
+
+
+def _follow(bodies: list[dict[str, Any]]) -> tuple[str, Observation]:
+    """Follow one task whose polls answer ``bodies`` in turn (the last one again and again), with no time at
+    all: the first poll is also the last before the deadline."""
+    answers = iter(bodies)
+    last = bodies[-1]
 
     def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal last
         if request.method == "POST":
             created = {"task_info": {**_example("queued")["task_info"]}}
-            return httpx.Response(202, json=created, headers={"traceparent": "00-" + "a" * 32 + "-" + "b" * 16 + "-01"})
+            return httpx.Response(202, json=created, headers={"traceparent": TRACEPARENT})
+        last = next(answers, last)
         return httpx.Response(
-            200,
-            content=json.dumps(body),
-            headers={"content-type": "application/json", "traceparent": "00-" + "a" * 32 + "-" + "b" * 16 + "-01"},
+            200, content=json.dumps(last), headers={"content-type": "application/json", "traceparent": TRACEPARENT}
         )
 
     target = Target(BASE, "sk-test-key", TaskBudget(None), SPEC, transport=httpx.MockTransport(handler))
     verdicts = Verdicts(SPEC, BASE)
-    # No time at all: the first poll is also the last before the deadline.
-    watcher = TaskWatcher(target, verdicts, SPEC.lifecycle, timeout=0, interval=0, confirmations=2)
+    labels = lifecycle_labels(SPEC)
+    watcher = TaskWatcher(target, verdicts, SPEC.lifecycle, timeout=0, interval=0, confirmations=2, labels=labels)
     (observation,) = watcher.follow([watcher.start(target.create({"prompt": "a", "image": "https://x.y/z.png"}))])
-    assert observation.task_id == task_id and observation.statuses == [seen]
-    checks = {v.check for v in observation.violations}
-    assert ("lifecycle.finishes" in checks) is late, observation.violations
+    return str(bodies[0]["task_info"]["id"]), observation

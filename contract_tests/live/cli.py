@@ -32,7 +32,13 @@ from mockserver.spec import ApiSpec
 
 def live_main(argv: Sequence[str] | None = None) -> int:
     """Run the live plan against the target (or print it, with ``--dry-run``)."""
-    parser = argparse.ArgumentParser(prog="spark-live", description="A live conformance run under a spend guard.")
+    parser = argparse.ArgumentParser(
+        prog="spark-live",
+        description="A live conformance run under a spend guard. The key is read from MULEROUTER_API_KEY only.",
+        epilog="exit codes:\n  0  the target keeps every documented rule (deviations are listed, not failures, unless "
+        "STRICT=1)\n  1  violations\n  2  a usage or configuration error (no key, a bad value)\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--dry-run", action="store_true", default=None, help="print the plan; send nothing")
     parser.add_argument("--base-url", help="the API (default https://api.mulerouter.ai)")
     parser.add_argument("--allow-spend", type=float, help="dollars the run may spend on paid generations")
@@ -40,6 +46,7 @@ def live_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--price", type=float, help="dollars per second of output video")
     parser.add_argument("--record", nargs="?", const="1", help="record a cassette (to a file or fixtures/cassettes)")
     parser.add_argument("--report-dir", help="where the reports go (default reports/live)")
+    parser.add_argument("--strict", action="store_true", default=None, help="deviations fail the run (STRICT=1)")
     args = parser.parse_args(argv)
     try:
         config = LiveConfig.from_env(
@@ -51,6 +58,7 @@ def live_main(argv: Sequence[str] | None = None) -> int:
             price=args.price,
             record=args.record,
             report_dir=args.report_dir,
+            strict=args.strict,
         )
     except LiveConfigError as exc:
         sys.stderr.write(f"spark-live: {exc}\n")
@@ -80,10 +88,10 @@ def _run(config: LiveConfig, spec: ApiSpec, plan: list[Probe], cost: CostModel) 
         recorder = Recorder(config.base_url, str(spec.document["info"]["version"]), lambda: guard.probe)
         target.listeners.append(recorder)
     verdicts = Verdicts(spec, config.base_url)
-    watcher = TaskWatcher(target, verdicts, spec.lifecycle, timeout=config.task_timeout, interval=config.poll_interval)
+    watcher = TaskWatcher.for_spec(spec, target, verdicts, timeout=config.task_timeout, interval=config.poll_interval)
     sys.stdout.write(f"spark-live: {len(plan)} probes against {config.base_url}; {_limits(config)}\n")
     try:
-        results = LiveRun(target, guard, verdicts, watcher).run(plan)
+        results = LiveRun(target, guard, verdicts, watcher, strict=config.strict).run(plan)
     finally:
         audit.close()
         target.close()

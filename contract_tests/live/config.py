@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from contract_tests.config import parse_number
+from contract_tests.config import parse_flag, parse_number
 from contract_tests.target import usable_key
 
 DEFAULT_BASE_URL = "https://api.mulerouter.ai"
@@ -46,6 +46,7 @@ class LiveConfig:
         poll_interval: Seconds between polls of a paid task.
         report_dir: Where the reports and the audit log go.
         record: Where to write a cassette of the run, or ``None``.
+        strict: Deviations (a target taking another reading of a disputed or assumed rule) fail the run.
     """
 
     base_url: str
@@ -61,6 +62,7 @@ class LiveConfig:
     poll_interval: float = 10.0
     report_dir: Path = Path("reports/live")
     record: Path | None = None
+    strict: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], **overrides: Any) -> LiveConfig:
@@ -112,6 +114,7 @@ class LiveConfig:
             ),
             report_dir=Path(values.get("report_dir") or environ.get("REPORT_DIR") or "reports/live"),
             record=_record_path(record),
+            strict=parse_flag("STRICT", values.get("strict", environ.get("STRICT")), LiveConfigError),
         )
 
 

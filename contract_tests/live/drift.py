@@ -19,7 +19,7 @@ from typing import Any
 from starlette.testclient import TestClient
 
 from contract_tests.live.cassette import final_attempts, sha256_of
-from contract_tests.live.plan import Probe, build_plan
+from contract_tests.live.plan import Probe, build_plan, follow_readings
 from mockserver import Settings, create_app
 from mockserver.clock import ManualClock
 from mockserver.payloads import video_path
@@ -145,6 +145,13 @@ def follow_settings(document: dict[str, Any], spec: ApiSpec) -> dict[str, str]:
         if words and words <= set(vocabulary.values()):
             follow["MOCK_VOCABULARY"] = name
             break
+    plan = {probe.id: probe for probe in build_plan(spec)}
+    outcomes = [
+        (plan[i["probe"]], int(i["response"]["status"]))
+        for i in final_attempts(document)
+        if i.get("probe") in plan and i["request"]["method"] == "POST"
+    ]
+    follow |= follow_readings(outcomes)
     return dict(sorted(follow.items()))
 
 

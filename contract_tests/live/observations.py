@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from contract_tests.live.pacing import RetryStats
+from contract_tests.live.plan import Probe, follow_readings
 from contract_tests.live.run import ProbeResult
 from contract_tests.target import Exchange
 from mockserver.spec import ApiSpec
@@ -45,6 +46,7 @@ def answer_questions(results: list[ProbeResult], spec: ApiSpec, stats: RetryStat
         _http_error_body(exchanges),
         _rate_limits(exchanges, stats),
         _shot_type(results),
+        _open_rules(results),
         _raw_base64_and_image_errors(results),
         _timestamps(exchanges),
         _headers(exchanges),
@@ -163,23 +165,37 @@ def _rate_limits(exchanges: list[Exchange], stats: RetryStats) -> Answer:
 
 def _shot_type(results: list[ProbeResult]) -> Answer:
     answer = Answer("6", "Does the target validate `shot_type`, `multi_shots`, or both?", "")
-    answer.mock_default = "both are accepted; shot_type wins when both are sent"
+    answer.mock_default = "both are validated; shot_type wins when both are sent (MOCK_SHOT_FIELD picks one)"
+    return _open_answer(answer, results, "MOCK_SHOT_FIELD")
+
+
+def _open_rules(results: list[ProbeResult]) -> Answer:
+    """What the target does with each request whose refusal the docs do not state (paid probes)."""
+    answer = Answer("rules", "What does the target do where the docs are silent (null, long URLs, ...)?", "")
+    answer.mock_default = "refuses null in a field typed string (MOCK_NULLS=absent reads it as absent)"
+    return _open_answer(answer, results, "MOCK_NULLS")
+
+
+def _open_answer(answer: Answer, results: list[ProbeResult], setting: str) -> Answer:
+    """``answer``, from what came back to the probes of its question, and the ``setting`` that follows it."""
     parts = []
     for result in results:
-        if result.probe.question != "6" or not result.exchanges:
+        if result.probe.question != answer.number or not result.exchanges:
             continue
-        exchange = result.exchanges[0]
-        field_name = "multi_shots" if "multi_shots" in json.dumps(result.probe.body) else "shot_type"
-        if result.probe.paid:
-            parts.append(f"a generation with multi_shots got {exchange.status}")
-        elif 400 <= exchange.status < 500:
-            named = field_name in exchange.response_body.decode(errors="replace")
-            parts.append(f'{field_name}="triple" refused with {exchange.status}' + (" naming it" if named else ""))
-        else:
-            parts.append(f'{field_name}="triple" got {exchange.status}: not validated')
+        status = result.exchanges[0].status
         answer.evidence.append(result.probe.id)
-    answer.answer = "; ".join(dict.fromkeys(parts)) or "not observed"
+        if result.probe.expect == "accept":
+            parts.append(f"{result.probe.title} got {status}")
+        else:
+            verdict = "accepted" if 200 <= status < 300 else f"refused ({status})"
+            parts.append(f"{result.probe.title.split(' (the docs')[0]}: {verdict}")
+    answer.follow = {k: v for k, v in follow_readings(_outcomes(results)).items() if k == setting}
+    answer.answer = "; ".join(dict.fromkeys(parts)) or NOT_OBSERVED_PAID
     return answer
+
+
+def _outcomes(results: list[ProbeResult]) -> list[tuple[Probe, int]]:
+    return [(r.probe, r.exchanges[0].status) for r in results if r.exchanges]
 
 
 def _raw_base64_and_image_errors(results: list[ProbeResult]) -> Answer:

@@ -1,9 +1,13 @@
 """The plan of a live run: every request it may send, fixed before the first one leaves.
 
-Free probes come first: requests the contract says must be rejected (each invalid edge of the
-spec, bodies that are not JSON objects, missing or malformed credentials) and polls of unknown
-ids. Paid generations come last, and only with ``ALLOW_SPEND`` or ``ALLOW_TASKS``: the basic
-example, a raw Base64 image, an image that breaks a rule, and the ``multi_shots`` spelling.
+Free probes come first: missing or malformed credentials, polls of unknown ids, bodies that are not
+JSON objects, and requests whose rejection the docs state (each invalid edge of the spec whose
+``x-provenance`` label is documented). A request whose rejection is only disputed or assumed (``null``
+in a field typed ``string``, a value of a disputed enum, an 8,193-character ``audio_url``) may well be
+accepted, and billed, by an API that follows the docs: it is planned, priced and guarded as a paid
+generation, and its answer goes to the report's answers to the open questions. Paid generations
+come last, and only with ``ALLOW_SPEND`` or ``ALLOW_TASKS``: the basic example, a raw Base64 image,
+an image that breaks a rule, the ``multi_shots`` spelling, and those open probes.
 Everything is derived from the spec and is the same from run to run, so that a dry run shows
 exactly what a real run would send and a recording can be replayed.
 """
@@ -14,14 +18,14 @@ import hashlib
 import json
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from contract_tests.boundaries import Edge, base_body, edges
 from contract_tests.images import data_uri, make_image, raw_base64
 from contract_tests.live.spend import CostModel
-from contract_tests.target import CREATE_OPERATION
+from mockserver.provenance import Provenance, Provenances
 from mockserver.spec import ApiSpec
 
 Expect = Literal["reject", "accept", "reject-or-fail", "unauthorized", "not-found"]
@@ -41,8 +45,11 @@ class Probe:
             (401) or ``not-found`` (404).
         spec_says: The contract's promise, in words, for the report.
         body: The JSON body of a create; ``raw`` replaces it with bytes.
-        paid: A generation the run means to pay for.
+        paid: A generation the run means to pay for (also a probe whose rejection the docs do not state).
         question: The open question of api-facts §11 that the answer helps with, if any.
+        provenance: The label of the rule the probe holds the target to.
+        documented: Whether the docs state what must come back; when not, the other answer is a
+            deviation, not a failure.
     """
 
     id: str
@@ -58,6 +65,8 @@ class Probe:
     paid: bool = False
     group: str = "constraints"
     question: str | None = None
+    provenance: Provenance | None = field(default=None, compare=False, repr=False)
+    documented: bool = True
 
     @property
     def content(self) -> bytes | None:
@@ -68,21 +77,22 @@ class Probe:
 
     @property
     def meant_to_be_rejected(self) -> bool:
-        return self.expect in ("reject", "unauthorized")
+        """Whether the docs say the target refuses it, so that it is sent as a free probe."""
+        return self.expect in ("reject", "unauthorized") and self.documented
 
 
 def build_plan(spec: ApiSpec) -> list[Probe]:
     """Every probe, free ones first, then the paid generations (which the spend guard may skip)."""
     base = base_body(spec)
     probes: list[Probe] = []
-    for edge in edges(spec):
-        if not edge.valid:
-            probes += _edge_probes(edge, base)
-    probes += _malformed_probes()
     probes += _auth_probes(base)
-    probes += _unknown_task_probes()
-    probes += _questions(spec, base)
+    probes += _unknown_task_probes(spec)
+    probes += _malformed_probes()
+    for edge in edges(spec):
+        if not edge.valid and edge.documented:
+            probes += _edge_probes(edge, base)
     probes += _generations(spec, base)
+    probes += [_open(edge, base) for edge in edges(spec) if not edge.valid and not edge.documented]
     ids = [p.id for p in probes]
     duplicates = {i for i in ids if ids.count(i) > 1}
     if duplicates:
@@ -99,11 +109,6 @@ def _slug(text: str) -> str:
 def _edge_probes(edge: Edge, base: dict[str, Any]) -> list[Probe]:
     probes = []
     for number, sample in enumerate(edge.samples, 1):
-        body = dict(base)
-        if edge.values is None:
-            body.pop(edge.field, None)
-        else:
-            body[edge.field] = sample
         suffix = f" #{number}" if len(edge.samples) > 1 else ""
         probes.append(
             Probe(
@@ -112,8 +117,8 @@ def _edge_probes(edge: Edge, base: dict[str, Any]) -> list[Probe]:
                 kind="create",
                 expect="reject",
                 spec_says=f"a 4xx in the error shape: {edge.label} breaks `{edge.rule}`",
-                body=body,
-                question="6" if edge.field == "multi_shots" else None,
+                body=edge.body(base, sample),
+                question="6" if edge.field in ("shot_type", "multi_shots") else None,
             )
         )
     return probes
@@ -170,7 +175,9 @@ def _auth_probes(base: dict[str, Any]) -> list[Probe]:
     return probes
 
 
-def _unknown_task_probes() -> list[Probe]:
+def _unknown_task_probes(spec: ApiSpec) -> list[Probe]:
+    not_found = spec.resolve(spec.operation("getGeneration").node["responses"]["404"])
+    non_uuid = Provenances(spec).label(not_found, "non-uuid")
     ids = [str(uuid.uuid5(_NAMESPACE, f"unknown-{n}")) for n in (1, 2)] + ["not-a-task-id"]
     return [
         Probe(
@@ -181,31 +188,41 @@ def _unknown_task_probes() -> list[Probe]:
             "404 in the error shape: no such task",
             task_id=task_id,
             group="polls",
+            provenance=None if _is_uuid(task_id) else non_uuid,
+            documented=_is_uuid(task_id),
         )
         for n, task_id in enumerate(ids, 1)
     ]
 
 
-def _questions(spec: ApiSpec, base: dict[str, Any]) -> list[Probe]:
-    """Free probes that also tell which spelling of the shot type the target validates (§11, 6)."""
-    return [
-        Probe(
-            f"question.{field_name}-is-validated",
-            f'{field_name} = "triple" (not a shot type)',
-            "create",
-            "reject",
-            f"a 4xx in the error shape: {field_name} is an enum of the spec",
-            body={**base, "prompt_extend": True, field_name: "triple"},
-            group="questions",
-            question="6",
-        )
-        for field_name in ("shot_type", "multi_shots")
-        if field_name in spec.request_schema(CREATE_OPERATION).get("properties", {})
-    ]
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _open(edge: Edge, base: dict[str, Any]) -> Probe:
+    """A probe whose rejection the docs do not state: priced and guarded as a paid generation."""
+    return Probe(
+        id=f"open.{_slug(edge.label)}",
+        title=f"{edge.label} (the docs do not say it is refused)",
+        kind="create",
+        expect="reject",
+        spec_says=f"this contract refuses it ({edge.rule}); a target that follows the docs may accept it",
+        body=edge.body(base, edge.samples[0]),
+        paid=True,
+        group="open-questions",
+        question="6" if edge.field in ("shot_type", "multi_shots") else "rules",
+        provenance=edge.provenance,
+        documented=False,
+    )
 
 
 def _generations(spec: ApiSpec, base: dict[str, Any]) -> list[Probe]:
     rules = next(iter(spec.schemas_with_extension("x-image-rules").values()))["x-image-rules"]
+    image_labels = Provenances(spec).of(rules)
     low = int(rules["min-side"])
     shortest = {**base, "duration": min(CostModel.from_spec(spec, 0.0).durations)}
     return [
@@ -230,6 +247,8 @@ def _generations(spec: ApiSpec, base: dict[str, Any]) -> list[Probe]:
             group="generations",
             question="7",
             body={**shortest, "image": raw_base64(make_image("PNG", low + 40, low + 40))},
+            provenance=image_labels.get("raw-base64"),
+            documented=image_labels["raw-base64"].documented if "raw-base64" in image_labels else True,
         ),
         Probe(
             "paid.image-too-small",
@@ -254,3 +273,25 @@ def _generations(spec: ApiSpec, base: dict[str, Any]) -> list[Probe]:
             body={**shortest, "prompt_extend": True, "multi_shots": "multi"},
         ),
     ]
+
+
+def follow_readings(outcomes: Iterable[tuple[Probe, int]]) -> dict[str, str]:
+    """The ``MOCK_*`` settings under which the mock would read the docs as the target did, from the
+    statuses it gave the probes whose refusal the docs do not state."""
+    taken: dict[str, dict[str, list[bool]]] = {}
+    for probe, status in outcomes:
+        if probe.documented or probe.provenance is None or probe.provenance.setting is None or not status:
+            continue
+        by_field = taken.setdefault(probe.provenance.setting, {})
+        field_name = next((k for k in (probe.body or {}) if probe.title.startswith(k)), "")
+        by_field.setdefault(field_name, []).append(200 <= status < 300)
+    follow: dict[str, str] = {}
+    nulls = [accepted for seen in taken.get("MOCK_NULLS", {}).values() for accepted in seen]
+    if nulls and all(nulls):
+        follow["MOCK_NULLS"] = "absent"
+    shots = taken.get("MOCK_SHOT_FIELD", {})
+    ignored = [name for name, seen in shots.items() if seen and all(seen)]
+    validated = [name for name, seen in shots.items() if seen and not any(seen)]
+    if len(ignored) == 1 and len(validated) == 1:
+        follow["MOCK_SHOT_FIELD"] = validated[0]
+    return follow

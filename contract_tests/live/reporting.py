@@ -23,7 +23,13 @@ from contract_tests.live.run import ProbeResult
 from contract_tests.live.spend import SpendGuard, dollars
 from contract_tests.target import mask
 
-VERDICT_MARK = {"pass": "✅ pass", "fail": "❌ FAIL", "skipped": "⏭ skipped", "error": "⚠ error"}
+VERDICT_MARK = {
+    "pass": "✅ pass",
+    "deviation": "↔ deviation",
+    "fail": "❌ FAIL",
+    "skipped": "⏭ skipped",
+    "error": "⚠ error",
+}
 
 
 @dataclass
@@ -61,7 +67,10 @@ class LiveReport:
             ("Target", config.base_url),
             ("Started", self.started_at.isoformat(timespec="seconds")),
             ("Duration", f"{self.duration:.1f} s"),
-            ("Checks", ", ".join(f"{counts[k]} {k}" for k in ("pass", "fail", "error", "skipped") if counts[k])),
+            (
+                "Checks",
+                ", ".join(f"{counts[k]} {k}" for k in ("pass", "deviation", "fail", "error", "skipped") if counts[k]),
+            ),
             ("Spent", self._spend_line()),
             ("Cost model", f"${config.price_per_second:g} per second of video (PRICE_PER_SECOND)"),
             (
@@ -142,13 +151,23 @@ class LiveReport:
     def markdown(self) -> str:
         lines = [f"# Live conformance report: {self.config.base_url}", "", f"**{self.verdict}**", ""]
         lines += ["| | |", "|---|---|", *(f"| {k} | {_cell(v)} |" for k, v in self.settings()), ""]
-        failing = [r for r in self.results if r.violations or r.verdict == "error"]
-        if failing:
-            lines += ["## Violations", ""]
-            for result in failing:
+        sections = (
+            ("Violations", [r for r in self.results if r.verdict in ("fail", "error")]),
+            (
+                "Deviations: where the target reads the docs another way",
+                [r for r in self.results if r.verdict == "deviation"],
+            ),
+        )
+        for heading, chosen in sections:
+            if not chosen:
+                continue
+            lines += [f"## {heading}", ""]
+            for result in chosen:
                 lines += [f"### {result.probe.title}", "", f"Probe `{result.probe.id}`: {result.note}".rstrip(": "), ""]
                 for found in result.violations:
                     lines += [f"**`{found.check}`**: {found.title}", ""]
+                    if found.docs:
+                        lines += [f"Where the rule comes from: {found.docs}", ""]
                     if found.request:
                         lines += ["```sh", found.request, "```", ""]
                     lines += ["Expected:", "```", found.expected, "```", "Got:", "```", found.actual, "```", ""]
@@ -196,7 +215,18 @@ class LiveReport:
             + (f"<p>{e(r.note)}</p>" if r.note else "")
             + "</section>"
             for r in self.results
-            if r.violations or r.verdict == "error"
+            if r.verdict in ("fail", "error")
+        )
+        deviations = "".join(
+            f"<section><h3>{e(r.probe.title)}</h3>"
+            + "".join(
+                f"<p><b>{e(v.check)}</b>: {e(v.title)}</p><p>{e(v.docs)}</p>"
+                f"<p>Expected</p><pre>{e(v.expected)}</pre><p>Got</p><pre>{e(v.actual)}</pre>"
+                for v in r.violations
+            )
+            + "</section>"
+            for r in self.results
+            if r.verdict == "deviation"
         )
         return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Live conformance report: {e(self.config.base_url)}</title>
@@ -205,6 +235,7 @@ body {{ font-family: system-ui, sans-serif; margin: 2rem; max-width: 90rem; }}
 table {{ border-collapse: collapse; margin-bottom: 2rem; }}
 td, th {{ border: 1px solid #ccc; padding: .3rem .5rem; text-align: left; vertical-align: top; }}
 tr.fail td, tr.error td {{ background: #fde8e8; }} tr.skipped td {{ color: #777; }}
+tr.deviation td {{ background: #fff6dd; }}
 pre {{ background: #f6f6f6; padding: .5rem; white-space: pre-wrap; word-break: break-all; }}
 .verdict {{ font-size: 1.4rem; font-weight: bold; }}
 </style></head><body>
@@ -212,6 +243,7 @@ pre {{ background: #f6f6f6; padding: .5rem; white-space: pre-wrap; word-break: b
 <p class="verdict">{e(self.verdict)}</p>
 <table>{settings}</table>
 <h2>Violations</h2>{violations or "<p>None.</p>"}
+<h2>Deviations: where the target reads the docs another way</h2>{deviations or "<p>None.</p>"}
 <h2>Answers to the docs' open questions (api-facts §11)</h2>
 <table><tr><th>#</th><th>Question</th><th>Observed</th><th>The mock by default</th><th>To follow it</th></tr>
 {answers}</table>
@@ -246,11 +278,16 @@ pre {{ background: #f6f6f6; padding: .5rem; white-space: pre-wrap; word-break: b
     def summary(self) -> str:
         lines = ["", f"Live run against {self.config.base_url}: {self.verdict}"]
         lines += [f"  {k}: {v}" for k, v in self.settings()]
+        deviations = [found for r in self.results if r.verdict == "deviation" for found in r.violations]
         for r in self.results:
-            for found in r.violations:
-                lines += ["", found.render()]
+            if r.verdict == "fail":
+                lines += ["", *(found.render() for found in r.violations)]
             if r.verdict == "error":
                 lines += ["", f"{r.probe.title}: {r.note}"]
+        if deviations:
+            lines += ["", f"{len(deviations)} deviations (not failures; STRICT=1 makes them fail), in the report:"]
+            shown = dict.fromkeys(f"  [{f.check}] {f.title} ({f.basis} rule)" for f in deviations)
+            lines += list(shown)[:12] + ([f"  ... and {len(shown) - 12} more"] if len(shown) > 12 else [])
         return self._mask("\n".join(lines))
 
 

@@ -17,7 +17,8 @@ from contract_tests.live.spend import SpendGuard
 from contract_tests.target import Exchange, TargetUnreachable
 from contract_tests.violations import Inconclusive, Violation, violation
 
-Verdict = Literal["pass", "fail", "skipped", "error"]
+# "deviation": the target answered as another reading of the docs allows (a disputed or assumed rule).
+Verdict = Literal["pass", "deviation", "fail", "skipped", "error"]
 
 
 @dataclass
@@ -53,11 +54,20 @@ class LiveRun:
         verdicts: The contract's verdicts (the same as the suites').
         watcher: Follows paid tasks to their end.
         out: Where progress goes.
+        strict: Deviations fail their probe, as violations do.
     """
 
     def __init__(
-        self, target: PacedTarget, guard: SpendGuard, verdicts: Verdicts, watcher: TaskWatcher, out: TextIO = sys.stdout
+        self,
+        target: PacedTarget,
+        guard: SpendGuard,
+        verdicts: Verdicts,
+        watcher: TaskWatcher,
+        out: TextIO = sys.stdout,
+        *,
+        strict: bool = False,
     ) -> None:
+        self.strict = strict
         self.target = target
         self.guard = guard
         self.verdicts = verdicts
@@ -103,24 +113,28 @@ class LiveRun:
             return ProbeResult(probe, "error", result.exchanges, note=f"the target did not answer: {exc}")
         except Inconclusive as exc:
             return ProbeResult(probe, "error", result.exchanges, note=str(exc))
-        result.verdict = "fail" if result.violations else "pass"
+        failing = [v for v in result.violations if self.strict or not v.deviation]
+        result.verdict = "fail" if failing else "deviation" if result.violations else "pass"
         return result
 
     def _judge(self, probe: Probe, exchange: Exchange, result: ProbeResult) -> list[Violation]:
         verdicts = self.verdicts
+        label = None if probe.documented else probe.provenance
         if probe.expect == "reject":
-            return verdicts.rejected(exchange, probe.title)
+            # An open probe the target took is a deviation (and a paid task, not followed: its answer is the point).
+            return verdicts.rejected(exchange, probe.title, label)
         if probe.expect in ("unauthorized", "not-found"):
             wanted = 401 if probe.expect == "unauthorized" else 404
             found = verdicts.conformance(exchange)
             if exchange.status != wanted:
                 check = "auth.required" if wanted == 401 else "poll.unknown-is-404"
-                found.append(violation(check, f"{probe.title}: not answered with {wanted}", probe.spec_says, exchange))
+                title = f"{probe.title}: not answered with {wanted}"
+                found.append(violation(check, title, probe.spec_says, exchange, label=label))
             return found
         accepted = 200 <= exchange.status < 300
-        found = verdicts.accepted(exchange, probe.title) if probe.expect == "accept" else []
+        found = verdicts.accepted(exchange, probe.title, label) if probe.expect == "accept" else []
         if not accepted:
-            return found if probe.expect == "accept" else verdicts.rejected(exchange, probe.title)
+            return found if probe.expect == "accept" else verdicts.rejected(exchange, probe.title, label)
         observation = self.watcher.follow([self.watcher.start(exchange)])[0]
         result.observation = observation
         found += observation.violations
