@@ -33,14 +33,14 @@ test: $(STAMP)  ## Run the checks and the whole test suite
 	$(MAKE) --no-print-directory check
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# BASE_URL, API_KEY, MAX_TASKS, TASK_TIMEOUT, POLL_INTERVAL, PROFILE and REPORT_DIR given on the command
+# BASE_URL, API_KEY, MAX_TASKS, TASK_TIMEOUT, POLL_INTERVAL, PROFILE, REPORT_DIR and STRICT given on the command
 # line reach spark-contract through the environment (make exports command-line variables), so the key
 # is never echoed into a recipe line.
-contract: $(STAMP)  ## Check a target against the contract (default: the bundled mock; BASE_URL=... API_KEY=...)
+contract: $(STAMP)  ## Check a target against the contract (default: the bundled mock; BASE_URL=... API_KEY=...; STRICT=1)
 	@$(BIN)/spark-contract
 
 # The key comes from MULEROUTER_API_KEY in the environment only. BASE_URL, ALLOW_SPEND, ALLOW_TASKS,
-# DRY_RUN, RECORD, PRICE_PER_SECOND, RATE, TASK_TIMEOUT and REPORT_DIR are read from the environment too.
+# DRY_RUN, RECORD, PRICE_PER_SECOND, RATE, TASK_TIMEOUT, REPORT_DIR and STRICT are read from the environment too.
 live: $(STAMP)  ## A live conformance run under the spend guard (DRY_RUN=1 prints the plan)
 	@$(BIN)/spark-live
 

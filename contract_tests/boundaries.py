@@ -32,7 +32,7 @@ _JSON_VALUES: dict[str, st.SearchStrategy[Any]] = {
     "object": st.dictionaries(st.text(max_size=5), st.integers(), max_size=3),
 }
 _WRONG_SAMPLES: dict[str, Any] = {
-    "string": "5",
+    "string": "five",  # not "5", which a lax server reads as the number
     "integer": 5,
     "number": 1.5,
     "boolean": True,
@@ -186,7 +186,7 @@ def _field_edges(name: str, schema: Mapping[str, Any]) -> list[Edge]:
                 f"{name} of {limit} multi-byte characters (maxLength)",
                 True,
                 texts(limit, multibyte_only=True),
-                ("猫" * limit, "🐈" * limit),
+                ("猫" * limit,),
             ),
             Edge(
                 name,

@@ -44,6 +44,7 @@ def drawing_from(share: str | None) -> Iterator[None]:
 
 
 def current_share() -> str | None:
+    """The share the creates sent now count against (``None``: only the cap)."""
     return _SHARE.get()
 
 
@@ -80,8 +81,9 @@ class TaskBudget:
             if share is not None and share in self.shares and self.by_share[share] >= self.shares[share]:
                 self.refused += 1
                 self.refused_by_share[share] += 1
+                cap = "" if self.max_tasks is None else f" of MAX_TASKS={self.max_tasks}"
                 raise BudgetExhausted(
-                    f"the share of {share} ({self.shares[share]} tasks of MAX_TASKS={self.max_tasks}) is used: "
+                    f"the share of {share} ({self.shares[share]} tasks{cap}) is used: "
                     "its creates stop here, so that the other parts of the run keep theirs"
                 )
 

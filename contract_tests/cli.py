@@ -59,6 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             poll_interval=args.poll_interval,
             report_dir=args.report_dir,
             strict=args.strict,
+            need_key=not args.plan,
         )
     except ConfigError as exc:
         sys.stderr.write(f"spark-contract: {exc}\n")

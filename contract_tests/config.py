@@ -95,8 +95,10 @@ class RunConfig:
         return f"the bundled mock at {self.base_url}" if self.bundled else self.base_url
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str], **overrides: Any) -> RunConfig:
+    def from_env(cls, environ: Mapping[str, str], *, need_key: bool = True, **overrides: Any) -> RunConfig:
         """Read the run's settings; ``overrides`` (command-line options) win over the environment.
+
+        ``need_key`` false reads them for a run that sends nothing (``--plan``): no key is needed.
 
         Raises:
             ConfigError: a value cannot be parsed or is out of range.
@@ -117,7 +119,7 @@ class RunConfig:
             if not base_url.startswith(("http://", "https://")):
                 raise ConfigError(f"BASE_URL must be an http(s) URL, got {base_url!r}")
         api_key = environ.get("API_KEY", "").strip()
-        if base_url is not None and not api_key:
+        if base_url is not None and not api_key and need_key:
             raise ConfigError("API_KEY is not set: the target needs a bearer token (set it in the environment)")
         if api_key and not usable_key(api_key):
             raise ConfigError("API_KEY cannot be sent as a bearer token: it must be printable ASCII without spaces")

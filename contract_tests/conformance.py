@@ -21,17 +21,11 @@ from openapi_core.templating.media_types.exceptions import MediaTypeNotFound
 from openapi_core.templating.paths.exceptions import OperationNotFound, PathNotFound
 from openapi_core.templating.responses.exceptions import ResponseNotFound
 from openapi_core.testing import MockRequest, MockResponse
-from openapi_core.validation.response.exceptions import HeadersError, MissingHeaderError
+from openapi_core.validation.response.exceptions import HeadersError, HeaderValidationError, MissingHeaderError
 
 from contract_tests.readings import documented_only
 from mockserver.provenance import Provenance, Provenances
 from mockserver.spec import ApiSpec
-
-# The label of a rule that only the contract's reading holds, when the rule's own label cannot be
-# found (a rule the response schema states in a nested keyword, say).
-_UNPLACED = Provenance(
-    "response", "assumed", why="This rule of the response is the contract's; the docs do not state it."
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,16 +77,19 @@ class ResponseChecker:
         request = MockRequest("http://target", method.lower(), path)
         response = MockResponse(body, status_code=status, headers=headers, content_type=content_type)
         full = self._errors(self.openapi, request, response, status, content_type)
-        if full is None or not full:
-            return []  # not an operation of the spec (an asset URL, say), or nothing wrong
-        documented = self._errors(self.documented, request, response, status, content_type) or []
-        broken = {(p.check, p.problem) for p, _ in documented}
-        return [
+        if full is None:
+            return []  # not an operation of the spec (an asset URL, say)
+        documented = [p for p, _ in self._errors(self.documented, request, response, status, content_type) or []]
+        broken = {(p.check, p.problem) for p in documented}
+        found = [
             problem
             if (problem.check, problem.problem) in broken
             else self._labelled(problem, where, method, path, status)
             for problem, where in full
         ]
+        # Should the two documents ever word a problem differently, the documented one still counts.
+        seen = {(p.check, p.problem) for p, _ in full}
+        return found + [p for p in documented if (p.check, p.problem) not in seen]
 
     def _errors(
         self, openapi: OpenAPI, request: MockRequest, response: MockResponse, status: int, content_type: str
@@ -107,18 +104,24 @@ class ResponseChecker:
     def _labelled(
         self, problem: Nonconformity, where: Sequence[Any], method: str, path: str, status: int
     ) -> Nonconformity:
-        """``problem`` with the label of the rule it breaks, found by walking the spec to it."""
+        """``problem`` with the label of the rule it breaks, found by walking the spec to it; a rule whose
+        label cannot be found, or is documented, leaves it a violation (no label)."""
         response = self._response(method, path, status)
         label: Provenance | None = None
         if response is not None and problem.check == "response.content-type":
             label = self.labels.of(response).get("content-type")
         elif response is not None and problem.check == "response.headers" and where:
             header = self.spec.resolve(response.get("headers", {}).get(where[0]))
-            label = self.labels.of(header).get("required") if isinstance(header, Mapping) else None
+            if isinstance(header, Mapping) and len(where) > 1:
+                label = self._label_at(header.get("schema"), where[1:])  # a value its schema refuses
+            elif isinstance(header, Mapping):
+                label = self.labels.of(header).get("required")
         elif response is not None and problem.check == "response.schema" and where:
             schema = response.get("content", {}).get("application/json", {}).get("schema")
             label = self._label_at(schema, where)
-        return Nonconformity(problem.check, problem.problem, label or _UNPLACED)
+        if label is None or label.documented:
+            return problem
+        return Nonconformity(problem.check, problem.problem, label)
 
     def _response(self, method: str, path: str, status: int) -> Mapping[str, Any] | None:
         for op in self.spec.operations.values():
@@ -160,6 +163,16 @@ def _explain(error: Exception, status: int, content_type: str) -> list[tuple[Non
         return [(Nonconformity("response.content-type", problem), ())]
     if isinstance(error, MissingHeaderError):
         return [(Nonconformity("response.headers", f"required header {error.name} is missing"), (error.name,))]
+    if isinstance(error, HeaderValidationError):
+        name = str(getattr(error, "name", "?"))
+        header_errors = getattr(error.__cause__, "schema_errors", None)
+        if not header_errors:  # the value could not even be read as its schema's type
+            problem = f"header {name}: {_short(str(error.__cause__ or error))}"
+            return [(Nonconformity("response.headers", problem), (name, "type"))]
+        return [
+            (Nonconformity("response.headers", f"header {name}: {_short(e.message)}"), (name, *e.absolute_schema_path))
+            for e in header_errors
+        ]
     if isinstance(error, HeadersError):
         return [p for inner in error.context for p in _explain(inner, status, content_type)] or [
             (Nonconformity("response.headers", str(error)), ())

@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import pytest
 
-from contract_tests.budget import TaskBudget
 from contract_tests.checks import Verdicts
 from contract_tests.config import RunConfig
 from contract_tests.lifecycle import TaskWatcher
 from contract_tests.plugin import PLUGIN, ContractPlugin
 from contract_tests.target import Target
-from contract_tests.task_plan import TaskPlan
 from mockserver.spec import ApiSpec
 
 
@@ -35,16 +33,6 @@ def spec(request: pytest.FixtureRequest) -> ApiSpec:
 @pytest.fixture(scope="session")
 def target(request: pytest.FixtureRequest) -> Target:
     return _plugin(request).target
-
-
-@pytest.fixture(scope="session")
-def plan(request: pytest.FixtureRequest) -> TaskPlan:
-    return _plugin(request).plan
-
-
-@pytest.fixture(scope="session")
-def budget(request: pytest.FixtureRequest) -> TaskBudget:
-    return _plugin(request).budget
 
 
 @pytest.fixture(scope="session")

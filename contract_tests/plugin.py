@@ -14,7 +14,7 @@ from contract_tests.config import RunConfig, activate
 from contract_tests.report import RunReport, TestResult
 from contract_tests.schemathesis_bridge import register_formats
 from contract_tests.target import Target, TargetUnreachable
-from contract_tests.task_plan import TaskPlan, plan_run
+from contract_tests.task_plan import TaskPlan, activate_plan, plan_run
 from contract_tests.violations import Inconclusive, Ledger, Violation
 from mockserver.spec import ApiSpec
 
@@ -48,6 +48,7 @@ class ContractPlugin:
         config.stash[PLUGIN] = self
         config.addinivalue_line("markers", f"{SHARE_MARKER}(share): the task plan's share the test draws from")
         activate(self.config)
+        activate_plan(self.plan)
         register_formats(self._spec)
         phases = [Phase.explicit, Phase.generate] + ([Phase.shrink] if self.shrinks else [])
         settings.register_profile(

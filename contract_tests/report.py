@@ -75,7 +75,7 @@ class RunReport:
         counts = self.counts
         if self.violations or counts["failed"] or counts["error"]:
             return "FAILED"
-        if counts["skipped"]:
+        if counts["skipped"] or self._cut_short():
             return "INCOMPLETE"
         if not self.results:
             return "ERROR"
@@ -207,6 +207,12 @@ class RunReport:
             lines += [f"| `{check}` | {count} |" for check, count in by_check.most_common()] + [""]
         return "\n".join(lines)
 
+    def _cut_short(self) -> bool:
+        """Whether the cap gave a part less than it wanted, and it then had creates it could not send (the
+        generated cases of Schemathesis stop quietly when their share is used: not a skipped test)."""
+        shares = self.shares()
+        return any(s["planned"] < s["wanted"] and s["not_sent"] for s in shares.values())
+
     def _fails(self, result: TestResult) -> bool:
         return any(self.config.strict or not v.deviation for v in result.violations)
 
@@ -235,7 +241,7 @@ class RunReport:
         for result in self.results:
             if result.outcome == "error" or (result.outcome == "failed" and not self._fails(result)):
                 lines += ["", f"{result.test}: could not reach a verdict: {result.message}"]
-        if self.counts["skipped"]:
+        if self.counts["skipped"] or self._cut_short():
             lines += [
                 "",
                 f"The task budget stopped the run: MAX_TASKS={self.budget.max_tasks}; "

@@ -8,6 +8,7 @@ task budget. The auth suite checks authentication instead, through the budget.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import timedelta
 from types import SimpleNamespace
@@ -91,6 +92,12 @@ def send_case(target: Target, case: Any) -> Sent:
         meant_to_be_rejected=negative,
     )
     return Sent(exchange, to_schemathesis_response(exchange, kwargs, content), with_our_key)
+
+
+def case_key(case: Any) -> str:
+    """What identifies a case: its method, path, query and body (to judge it once, see ``Ledger.settled``)."""
+    parts = [case.method, case.formatted_path, case.query, case.body]
+    return "case:" + hashlib.sha256(json.dumps(parts, sort_keys=True, default=repr).encode()).hexdigest()
 
 
 def to_schemathesis_response(

@@ -12,8 +12,9 @@ run gets a share, in this order of priority, until ``MAX_TASKS`` is used up:
    create, or accepted and its task failed), and for each invalid edge whose refusal the docs do not
    state (``null`` in a field typed ``string``, a value of a disputed enum): a target that follows
    the docs may accept it;
-6. a few tasks for mistakes: invalid edges whose refusal the docs do state, accepted all the same
-   (each one is a violation; the rest of that part then stops, and the run has failed anyway);
+6. a few tasks for mistakes: invalid requests whose refusal the docs do state, accepted all the same
+   (each one is a violation; the rest of that part then stops, and the run has failed anyway); one
+   of each comes right after the auth suite's, so that such requests are sent under any cap;
 7. Schemathesis' positive cases, a few of its negative ones accepted all the same, and its
    create -> poll workflows (these are generated: when their share is used, the rest are not sent);
 8. more examples of each valid edge whose values are generated, up to the profile's number.
@@ -67,14 +68,13 @@ class TaskPlan:
 
     @property
     def limits(self) -> dict[str, int]:
+        """The tasks each share may use, by name (what the budget holds each part to)."""
         return {share.name: share.tasks for share in self.shares}
 
     @property
     def total(self) -> int:
+        """The tasks the plan gives out in all (never more than ``max_tasks``)."""
         return sum(share.tasks for share in self.shares)
-
-    def share(self, name: str) -> int:
-        return self.limits[name]
 
     def describe(self) -> str:
         """The plan as a person reads it (``spark-contract --plan``)."""
@@ -112,10 +112,14 @@ def plan_run(spec: ApiSpec, profile: Profile, max_tasks: int | None) -> TaskPlan
     request_examples = len(
         spec.operation(CREATE_OPERATION).node["requestBody"]["content"]["application/json"].get("examples", {})
     )
+    mistakes = profile.mistakes
     wanted: list[tuple[str, int, int, str]] = [  # name, at least, at most, why
         ("lifecycle", profile.lifecycle_tasks, profile.lifecycle_tasks, "tasks followed from create to their end"),
         ("images.valid", valid_images, valid_images, "one per valid image case"),
         ("auth", 2, 2, "a task to poll without a key, and one create wrongly accepted without one"),
+        # Documented-invalid requests cost nothing unless accepted; one accepted is a violation found.
+        ("constraints.mistakes", 1, mistakes, "documented-invalid bodies accepted anyway"),
+        ("schemathesis.mistakes", 1, mistakes, "Schemathesis' negative cases accepted anyway"),
         ("constraints.valid", len(valid), exact + generated * profile.valid_examples, "the valid edges"),
         (
             "images.invalid",
@@ -124,14 +128,12 @@ def plan_run(spec: ApiSpec, profile: Profile, max_tasks: int | None) -> TaskPlan
             "one per invalid image case: the docs let a target accept a bad image and fail its task",
         ),
         ("constraints.undocumented", open_edges, open_edges, "invalid edges whose refusal the docs do not state"),
-        ("constraints.mistakes", profile.mistakes, profile.mistakes, "documented-invalid bodies accepted anyway"),
         (
             "schemathesis.positive",
             profile.positive_examples + request_examples + 1,
             profile.positive_examples + request_examples + 1,
             "Schemathesis' positive cases and the spec's request examples",
         ),
-        ("schemathesis.mistakes", profile.mistakes, profile.mistakes, "Schemathesis' negative cases accepted anyway"),
         ("stateful", profile.stateful_examples * 2, profile.stateful_examples * 2, "Schemathesis create -> poll runs"),
     ]
     left = max_tasks
@@ -147,3 +149,19 @@ def plan_run(spec: ApiSpec, profile: Profile, max_tasks: int | None) -> TaskPlan
     room = given["constraints.valid"] - exact
     examples = max(1, min(profile.valid_examples, room // generated)) if generated else 0
     return TaskPlan(shares, max_tasks, examples, profile.positive_examples, profile.stateful_examples)
+
+
+_active: TaskPlan | None = None
+
+
+def activate_plan(plan: TaskPlan) -> None:
+    """Make ``plan`` the run's plan; the suites read it when pytest imports them."""
+    global _active
+    _active = plan
+
+
+def active_plan() -> TaskPlan:
+    """The plan of the run in progress."""
+    if _active is None:
+        raise RuntimeError("no contract run is in progress: start one with `spark-contract` or `make contract`")
+    return _active

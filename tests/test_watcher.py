@@ -65,3 +65,34 @@ def _follow(bodies: list[dict[str, Any]]) -> tuple[str, Observation]:
     watcher = TaskWatcher(target, verdicts, SPEC.lifecycle, timeout=0, interval=0, confirmations=2, labels=labels)
     (observation,) = watcher.follow([watcher.start(target.create({"prompt": "a", "image": "https://x.y/z.png"}))])
     return str(bodies[0]["task_info"]["id"]), observation
+
+
+def test_a_finished_task_whose_video_link_changes_only_deviates() -> None:
+    """Result URLs may be signed and renewed (their lifetime is undocumented): only the status must stay."""
+    renewed = _example("succeeded")
+    renewed["videos"] = ["https://cdn.example.com/renewed/result_00.mp4"]
+    _, observation = _follow([_example("succeeded"), renewed])
+    found = [(v.check, v.deviation) for v in observation.violations]
+    assert ("lifecycle.result-stable", True) in found
+    assert not any(check == "lifecycle.terminal-final" for check, _ in found)
+
+
+@pytest.mark.parametrize(
+    ("created", "check", "deviation"),
+    [
+        ({"status": None}, "lifecycle.status-on-create", True),  # an older page shows no status on create
+        ({"status": "succeeded"}, "lifecycle.initial-status", False),  # no reading starts a task finished
+    ],
+)
+def test_what_a_create_says_of_the_status(created: dict[str, Any], check: str, deviation: bool) -> None:
+    info = {**_example("queued")["task_info"], **created}
+    if created["status"] is None:
+        del info["status"]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(202, json={"task_info": info}, headers={"traceparent": TRACEPARENT})
+
+    target = Target(BASE, "sk-test-key", TaskBudget(None), SPEC, transport=httpx.MockTransport(handler))
+    watcher = TaskWatcher.for_spec(SPEC, target, Verdicts(SPEC, BASE), timeout=0, interval=0)
+    observation = watcher.start(target.create({"prompt": "a", "image": "https://x.y/z.png"}))
+    assert [(v.check, v.deviation) for v in observation.violations] == [(check, deviation)]

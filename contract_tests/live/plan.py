@@ -67,6 +67,7 @@ class Probe:
     question: str | None = None
     provenance: Provenance | None = field(default=None, compare=False, repr=False)
     documented: bool = True
+    field_name: str | None = None
 
     @property
     def content(self) -> bytes | None:
@@ -217,6 +218,7 @@ def _open(edge: Edge, base: dict[str, Any]) -> Probe:
         question="6" if edge.field in ("shot_type", "multi_shots") else "rules",
         provenance=edge.provenance,
         documented=False,
+        field_name=edge.field,
     )
 
 
@@ -283,8 +285,7 @@ def follow_readings(outcomes: Iterable[tuple[Probe, int]]) -> dict[str, str]:
         if probe.documented or probe.provenance is None or probe.provenance.setting is None or not status:
             continue
         by_field = taken.setdefault(probe.provenance.setting, {})
-        field_name = next((k for k in (probe.body or {}) if probe.title.startswith(k)), "")
-        by_field.setdefault(field_name, []).append(200 <= status < 300)
+        by_field.setdefault(probe.field_name or "", []).append(200 <= status < 300)
     follow: dict[str, str] = {}
     nulls = [accepted for seen in taken.get("MOCK_NULLS", {}).values() for accepted in seen]
     if nulls and all(nulls):

@@ -135,6 +135,8 @@ class LiveRun:
         found = verdicts.accepted(exchange, probe.title, label) if probe.expect == "accept" else []
         if not accepted:
             return found if probe.expect == "accept" else verdicts.rejected(exchange, probe.title, label)
+        if probe.expect == "reject-or-fail":
+            found += verdicts.conformance(exchange)
         observation = self.watcher.follow([self.watcher.start(exchange)])[0]
         result.observation = observation
         found += observation.violations
@@ -145,6 +147,7 @@ class LiveRun:
                     f"{probe.title}: produced a video",
                     probe.spec_says,
                     observation.last,
+                    label=label,
                 )
             )
         return found

@@ -17,12 +17,12 @@ from contract_tests.budget import drawing_from
 from contract_tests.checks import Verdicts
 from contract_tests.config import active
 from contract_tests.target import Target
-from contract_tests.task_plan import plan_run
+from contract_tests.task_plan import active_plan
 from mockserver.spec import ApiSpec
 
 CONFIG = active()
 SPEC = ApiSpec.load()
-PLAN = plan_run(SPEC, CONFIG.profile, CONFIG.max_tasks)
+PLAN = active_plan()
 EDGES = edges(SPEC)
 BASE = base_body(SPEC)
 

@@ -31,16 +31,17 @@ from contract_tests.schemathesis_bridge import (
     POSITIVE_CHECKS,
     STATEFUL_CHECKS,
     Sent,
+    case_key,
     send_case,
     violations_of,
 )
 from contract_tests.target import Target
-from contract_tests.task_plan import plan_run
+from contract_tests.task_plan import active_plan
 from mockserver.spec import ApiSpec
 
 CONFIG = active()
 SPEC = ApiSpec.load()
-PLAN = plan_run(SPEC, CONFIG.profile, CONFIG.max_tasks)
+PLAN = active_plan()
 
 
 def _load(document: dict[str, Any], mode: str) -> Any:
@@ -58,13 +59,16 @@ NEGATIVE = _load(documented_only(SPEC), "negative")
 
 
 def _check(case: Any, target: Target, verdicts: Verdicts, checks: list[Any]) -> None:
+    key = case_key(case)
+    if verdicts.settled(key):
+        return  # judged already: Hypothesis replays a failing case, which is not sent again
     try:
         sent = send_case(target, case)
     except BudgetExhausted:
         return  # this part's share is used: the case is not sent (the report counts it)
     # A 429 (or a 401 to the run's own key) conforms to the spec, and says nothing about the case.
     verdicts.require_judged(sent.exchange, "a Schemathesis case", with_our_key=sent.with_our_key)
-    verdicts.settle(violations_of(case, sent.response, sent.exchange, checks))
+    verdicts.settle(violations_of(case, sent.response, sent.exchange, checks), key=key)
 
 
 @pytest.mark.tasks("schemathesis.positive")
@@ -93,13 +97,14 @@ def test_create_then_poll_by_the_link(target: Target, verdicts: Verdicts) -> Non
 
     class Workflow(POSITIVE.as_state_machine()):  # type: ignore[misc]
         def call(self, case: Any, **kwargs: Any) -> Any:
+            verdicts.settled(case_key(case))  # a step that failed already fails again, without a request
             steps.append(send_case(target, case))
             return steps[-1].response
 
         def validate_response(self, response: Any, case: Any, additional_checks: Any = None, **kwargs: Any) -> None:
             last = steps[-1]
             verdicts.require_judged(last.exchange, "a step of the create -> poll run", with_our_key=last.with_our_key)
-            verdicts.settle(violations_of(case, response, last.exchange, STATEFUL_CHECKS))
+            verdicts.settle(violations_of(case, response, last.exchange, STATEFUL_CHECKS), key=case_key(case))
 
     with drawing_from("stateful"):
         try:
