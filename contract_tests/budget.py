@@ -106,16 +106,3 @@ class TaskBudget:
                 self.by_share[current_share() or ""] += 1
                 if meant_to_be_rejected and 200 <= status < 300:
                     self.unexpectedly_accepted += 1
-
-    def left(self, share: str) -> int | None:
-        """Tasks the share may still have accepted (``None``: no limit)."""
-        limits = []
-        if self.max_tasks is not None:
-            limits.append(self.max_tasks - self.accepted)
-        if share in self.shares:
-            limits.append(self.shares[share] - self.by_share[share])
-        return max(0, min(limits)) if limits else None
-
-    @property
-    def exhausted(self) -> bool:
-        return self.refused > 0

@@ -15,6 +15,9 @@ from mockserver.spec import ApiSpec
 
 # What a refusal must be about for a body check to judge it (``x-refusal`` in the spec).
 JUDGED = "body"
+# Refusals that still say something of the request: its content, a server error, no such task, the
+# wrong method. The others (the key, the balance, the rate, the account, the law...) say nothing of it.
+SAYS_SOMETHING = frozenset({JUDGED, "server", "task", "method"})
 
 
 class Verdicts:
@@ -32,6 +35,7 @@ class Verdicts:
         documented = spec.documented_statuses(CREATE_OPERATION)
         self.created_statuses = sorted(s for s in documented if 200 <= s < 300)
         self.refusals = spec.refusals(CREATE_OPERATION)
+        self._refusals = {op: spec.refusals(op) for op in spec.operations}
         self.rejection_statuses = sorted(s for s, kind in self.refusals.items() if kind == JUDGED)
 
     def settle(self, found: Iterable[Violation], key: str | None = None) -> None:
@@ -110,5 +114,10 @@ class Verdicts:
         refusal = self.refusals.get(exchange.status)
         if refusal == "credentials" and not with_our_key:
             return
-        if refusal is not None and refusal not in (JUDGED, "server", "task", "method"):
+        if self.says_nothing(exchange, CREATE_OPERATION):
             raise Inconclusive(exchange.status, str(refusal), why)
+
+    def says_nothing(self, exchange: Exchange, operation_id: str) -> bool:
+        """Whether ``exchange`` is a refusal of the operation that says nothing of the request (a 429...)."""
+        refusal = self._refusals[operation_id].get(exchange.status)
+        return refusal is not None and refusal not in SAYS_SOMETHING

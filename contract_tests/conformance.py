@@ -63,6 +63,8 @@ class ResponseChecker:
         documented["servers"] = [{"url": "/"}]
         self.documented = OpenAPI.from_dict(documented)
         self.base_path = base_path.rstrip("/")
+        # Each operation's path as a pattern, to find the response a problem belongs to.
+        self._paths = [(op, re.compile(_pattern(op.path, op.path_parameters))) for op in spec.operations.values()]
 
     def problems(self, method: str, url: str, status: int, headers: dict[str, str], body: bytes) -> list[Nonconformity]:
         """Every way the response breaks the spec; empty when it conforms or is not for an operation.
@@ -124,11 +126,8 @@ class ResponseChecker:
         return Nonconformity(problem.check, problem.problem, label)
 
     def _response(self, method: str, path: str, status: int) -> Mapping[str, Any] | None:
-        for op in self.spec.operations.values():
-            pattern = op.path
-            for name in op.path_parameters:
-                pattern = pattern.replace("{" + name + "}", "[^/]+")
-            if op.method.lower() == method.lower() and _matches(pattern, path):
+        for op, pattern in self._paths:
+            if op.method.lower() == method.lower() and pattern.fullmatch(path):
                 found = self.spec.resolve(op.node.get("responses", {}).get(str(status)))
                 return found if isinstance(found, Mapping) else None
         return None
@@ -149,8 +148,11 @@ class ResponseChecker:
         return self.labels.of(self.spec.resolve(node)).get(str(list(schema_path)[-1]))
 
 
-def _matches(pattern: str, path: str) -> bool:
-    return re.fullmatch(pattern, path) is not None
+def _pattern(path: str, parameters: Sequence[str]) -> str:
+    pattern = re.escape(path)
+    for name in parameters:
+        pattern = pattern.replace(re.escape("{" + name + "}"), "[^/]+")
+    return pattern
 
 
 def _explain(error: Exception, status: int, content_type: str) -> list[tuple[Nonconformity, Sequence[Any]]]:

@@ -14,7 +14,7 @@ from contract_tests.config import RunConfig, activate
 from contract_tests.report import RunReport, TestResult
 from contract_tests.schemathesis_bridge import register_formats
 from contract_tests.target import Target, TargetUnreachable
-from contract_tests.task_plan import TaskPlan, activate_plan, plan_run
+from contract_tests.task_plan import plan_for
 from contract_tests.violations import Inconclusive, Ledger, Violation
 from mockserver.spec import ApiSpec
 
@@ -27,12 +27,12 @@ SHARE_MARKER = "tasks"
 class ContractPlugin:
     """Registered by the runner for one run; owns the target, the task budget and the report."""
 
-    def __init__(self, config: RunConfig, plan: TaskPlan | None = None) -> None:
+    def __init__(self, config: RunConfig) -> None:
         if config.base_url is None:
             raise ValueError("the plugin needs a concrete target URL")
         self.config = config
         self._spec = ApiSpec.load()
-        self.plan = plan or plan_run(self._spec, config.profile, config.max_tasks)
+        self.plan = plan_for(config.profile, config.max_tasks)
         self.budget = TaskBudget(config.max_tasks, self.plan.limits)
         self.ledger = Ledger(strict=config.strict, remember=not self.shrinks)
         self.report = RunReport(config, self.budget, self.plan)
@@ -48,7 +48,6 @@ class ContractPlugin:
         config.stash[PLUGIN] = self
         config.addinivalue_line("markers", f"{SHARE_MARKER}(share): the task plan's share the test draws from")
         activate(self.config)
-        activate_plan(self.plan)
         register_formats(self._spec)
         phases = [Phase.explicit, Phase.generate] + ([Phase.shrink] if self.shrinks else [])
         settings.register_profile(

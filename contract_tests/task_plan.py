@@ -7,17 +7,18 @@ run gets a share, in this order of priority, until ``MAX_TASKS`` is used up:
 1. the lifecycle suite's tasks, followed to their end;
 2. each valid image case (one task each);
 3. the auth suite's task to poll, and one for a wrongly accepted create;
-4. one task for each valid edge of the request schema;
-5. one task for each invalid image case (the docs leave open whether a bad image is refused at
+4. one task for mistakes in the edges, and one in Schemathesis' negative cases: invalid requests
+   whose refusal the docs state, accepted all the same (one is a violation found; the rest of that
+   part then stops). Such requests cost nothing unless accepted, so they are sent under any cap;
+5. one task for each valid edge of the request schema;
+6. one task for each invalid image case (the docs leave open whether a bad image is refused at
    create, or accepted and its task failed), and for each invalid edge whose refusal the docs do not
    state (``null`` in a field typed ``string``, a value of a disputed enum): a target that follows
    the docs may accept it;
-6. a few tasks for mistakes: invalid requests whose refusal the docs do state, accepted all the same
-   (each one is a violation; the rest of that part then stops, and the run has failed anyway); one
-   of each comes right after the auth suite's, so that such requests are sent under any cap;
-7. Schemathesis' positive cases, a few of its negative ones accepted all the same, and its
-   create -> poll workflows (these are generated: when their share is used, the rest are not sent);
-8. more examples of each valid edge whose values are generated, up to the profile's number.
+7. Schemathesis' positive cases and its create -> poll workflows (these are generated: when their
+   share is used, the rest are not sent);
+8. more tasks for mistakes, and more examples of each valid edge whose values are generated, up to
+   the profile's numbers.
 
 A part that used its share sends no more creates: a suite that runs early cannot eat the share of
 one that runs later. ``spark-contract --plan`` prints the plan.
@@ -26,16 +27,14 @@ one that runs later. ``spark-contract --plan`` prints the plan.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from functools import lru_cache
 
 from contract_tests.boundaries import edges
+from contract_tests.config import Profile, active
 from contract_tests.image_cases import image_cases, invalid_image_cases
 from contract_tests.target import CREATE_OPERATION
 from mockserver.provenance import Provenances
 from mockserver.spec import ApiSpec
-
-if TYPE_CHECKING:
-    from contract_tests.config import Profile
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,17 +150,13 @@ def plan_run(spec: ApiSpec, profile: Profile, max_tasks: int | None) -> TaskPlan
     return TaskPlan(shares, max_tasks, examples, profile.positive_examples, profile.stateful_examples)
 
 
-_active: TaskPlan | None = None
-
-
-def activate_plan(plan: TaskPlan) -> None:
-    """Make ``plan`` the run's plan; the suites read it when pytest imports them."""
-    global _active
-    _active = plan
-
-
 def active_plan() -> TaskPlan:
-    """The plan of the run in progress."""
-    if _active is None:
-        raise RuntimeError("no contract run is in progress: start one with `spark-contract` or `make contract`")
-    return _active
+    """The plan of the run in progress (the suites read it when pytest imports them)."""
+    config = active()
+    return plan_for(config.profile, config.max_tasks)
+
+
+@lru_cache(maxsize=4)
+def plan_for(profile: Profile, max_tasks: int | None) -> TaskPlan:
+    """:func:`plan_run` for the shipped spec, worked out once per profile and cap."""
+    return plan_run(ApiSpec.load(), profile, max_tasks)

@@ -146,9 +146,11 @@ class Ledger:
         return True
 
     def of(self, test: str) -> list[Violation]:
+        """Every finding ``test`` made, violations and deviations."""
         return list(self.findings.get(test, ()))
 
     def failing(self, test: str) -> list[Violation]:
+        """The findings that fail ``test``: its violations, and in strict runs its deviations too."""
         return [f for f in self.of(test) if self.strict or not f.deviation]
 
 

@@ -255,10 +255,10 @@ def unlabelled(spec: ApiSpec) -> list[str]:
             schema(f"{pointer}/items", node["items"])
         for index, part in enumerate(node.get("allOf", ())):
             schema(f"{pointer}/allOf/{index}", part)
-        for extension, keys in (("x-image-rules", None), ("x-audio-rules", None), ("x-task-lifecycle", None)):
+        for extension in ("x-image-rules", "x-audio-rules", "x-task-lifecycle"):
             if extension in node:
                 rules = node[extension]
-                need(f"{pointer}/{extension}", rules, keys or [k for k in rules if k != EXTENSION])
+                need(f"{pointer}/{extension}", rules, [k for k in rules if k != EXTENSION])
         for index, entry in enumerate(node.get("x-task-error-codes", ())):
             need(f"{pointer}/x-task-error-codes/{index}", entry, ("code", "title"))
 

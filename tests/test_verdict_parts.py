@@ -137,8 +137,11 @@ def test_a_share_that_is_used_stops_only_its_own_creates() -> None:
         budget.before_create()
         budget.after_create(500)  # may have made a task: it counts
         budget.before_create()
-    assert budget.by_share == {"constraints.valid": 1, "lifecycle": 1} and budget.accepted == 2
-    assert budget.left("lifecycle") == 1 and budget.refused_by_share["constraints.valid"] == 1
+        budget.after_create(202)
+        with pytest.raises(BudgetExhausted, match="share of lifecycle"):  # its two are used
+            budget.before_create()
+    assert budget.by_share == {"constraints.valid": 1, "lifecycle": 2} and budget.accepted == 3
+    assert budget.refused_by_share == {"constraints.valid": 1, "lifecycle": 1}
 
 
 def test_a_header_breaks_its_own_rule_not_the_body(spec: ApiSpec) -> None:

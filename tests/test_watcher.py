@@ -19,6 +19,7 @@ from mockserver.spec import ApiSpec
 SPEC = ApiSpec.load()
 BASE = "http://api.test"
 TRACEPARENT = "00-" + "a" * 32 + "-" + "b" * 16 + "-01"
+MP4 = b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 40
 
 
 def _example(name: str) -> dict[str, Any]:
@@ -43,9 +44,12 @@ def test_a_terminal_status_that_reverts_after_the_deadline_is_caught() -> None:
     assert [v.check for v in observation.violations if not v.deviation] == ["lifecycle.terminal-final"]
 
 
-def _follow(bodies: list[dict[str, Any]]) -> tuple[str, Observation]:
-    """Follow one task whose polls answer ``bodies`` in turn (the last one again and again), with no time at
-    all: the first poll is also the last before the deadline."""
+def _follow(
+    bodies: list[dict[str, Any] | httpx.Response], video: bytes = b"not a video", timeout: float = 0
+) -> tuple[str, Observation]:
+    """Follow one task whose polls answer ``bodies`` in turn (the last one again and again; a body is a 200, a
+    response is sent as it is) and whose video URL serves ``video``; with no time at all by default: the
+    first poll is also the last before the deadline."""
     answers = iter(bodies)
     last = bodies[-1]
 
@@ -54,7 +58,11 @@ def _follow(bodies: list[dict[str, Any]]) -> tuple[str, Observation]:
         if request.method == "POST":
             created = {"task_info": {**_example("queued")["task_info"]}}
             return httpx.Response(202, json=created, headers={"traceparent": TRACEPARENT})
+        if request.url.path.endswith(".mp4"):
+            return httpx.Response(200, content=video, headers={"content-type": "video/mp4"})
         last = next(answers, last)
+        if isinstance(last, httpx.Response):
+            return last
         return httpx.Response(
             200, content=json.dumps(last), headers={"content-type": "application/json", "traceparent": TRACEPARENT}
         )
@@ -62,9 +70,9 @@ def _follow(bodies: list[dict[str, Any]]) -> tuple[str, Observation]:
     target = Target(BASE, "sk-test-key", TaskBudget(None), SPEC, transport=httpx.MockTransport(handler))
     verdicts = Verdicts(SPEC, BASE)
     labels = lifecycle_labels(SPEC)
-    watcher = TaskWatcher(target, verdicts, SPEC.lifecycle, timeout=0, interval=0, confirmations=2, labels=labels)
+    watcher = TaskWatcher(target, verdicts, SPEC.lifecycle, timeout=timeout, interval=0, confirmations=2, labels=labels)
     (observation,) = watcher.follow([watcher.start(target.create({"prompt": "a", "image": "https://x.y/z.png"}))])
-    return str(bodies[0]["task_info"]["id"]), observation
+    return str(_example("queued")["task_info"]["id"]), observation
 
 
 def test_a_finished_task_whose_video_link_changes_only_deviates() -> None:
@@ -96,3 +104,25 @@ def test_what_a_create_says_of_the_status(created: dict[str, Any], check: str, d
     watcher = TaskWatcher.for_spec(SPEC, target, Verdicts(SPEC, BASE), timeout=0, interval=0)
     observation = watcher.start(target.create({"prompt": "a", "image": "https://x.y/z.png"}))
     assert [(v.check, v.deviation) for v in observation.violations] == [(check, deviation)]
+
+
+def test_a_rate_limited_poll_is_asked_again_not_failed() -> None:
+    """A 429 to a poll is documented, and says nothing of the task: the next poll asks again."""
+    limited = httpx.Response(
+        429,
+        json={"detail": "Too many requests"},
+        headers={"retry-after": "1", "traceparent": TRACEPARENT, "content-type": "application/json"},
+    )
+    _, observation = _follow([limited, _example("succeeded")], video=MP4, timeout=5)
+    assert observation.phase == "succeeded" and observation.violations == []
+    lost = httpx.Response(404, json={"detail": "No such task"}, headers={"traceparent": TRACEPARENT})
+    _, observation = _follow([lost, _example("succeeded")], video=MP4, timeout=5)
+    assert "lifecycle.poll" in {v.check for v in observation.violations}  # a task that went missing is a failure
+
+
+def test_a_video_that_is_not_an_mp4_only_deviates() -> None:
+    """The docs do not name the container of the result video."""
+    _, observation = _follow([_example("succeeded")], video=b"\x1aE\xdf\xa3 a WebM file")
+    assert [(v.check, v.deviation) for v in observation.violations] == [("lifecycle.video-container", True)]
+    _, observation = _follow([_example("succeeded")], video=MP4)
+    assert observation.violations == []
