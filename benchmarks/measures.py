@@ -21,8 +21,8 @@ from benchmarks.load import Scenario
 from benchmarks.servers import LOAD_CPU, mock_command, pinned, serve
 from contract_tests.runner import free_port
 from mockserver import Settings, create_app
-from mockserver.image_rules import ImageRules, check_image
-from mockserver.spec import ApiSpec
+from sparkspec.image_rules import ImageRules, check_image
+from sparkspec.openapi import ApiSpec
 
 CREATE_PATH = "/vendors/mulerouter/v1/wan2.6-i2v-spark/generation"
 AUTH = {"Authorization": "Bearer sk-bench"}

@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 
 from contract_tests.strategies import texts, urls
 from contract_tests.target import CREATE_OPERATION
-from mockserver.provenance import Provenance, Provenances
-from mockserver.spec import ApiSpec
+from sparkspec.openapi import ApiSpec
+from sparkspec.provenance import Provenance, Provenances
 
 _JSON_VALUES: dict[str, st.SearchStrategy[Any]] = {
     "string": st.text(max_size=20),

@@ -10,8 +10,8 @@ from urllib.parse import urlsplit
 from contract_tests.conformance import ResponseChecker
 from contract_tests.target import CREATE_OPERATION, Exchange
 from contract_tests.violations import Inconclusive, Ledger, Violation, violation
-from mockserver.provenance import Provenance
-from mockserver.spec import ApiSpec
+from sparkspec.openapi import ApiSpec
+from sparkspec.provenance import Provenance
 
 # What a refusal must be about for a body check to judge it (``x-refusal`` in the spec).
 JUDGED = "body"

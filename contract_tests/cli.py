@@ -18,7 +18,7 @@ from contract_tests.config import PROFILES, ConfigError, RunConfig
 from contract_tests.report import EXIT_USAGE
 from contract_tests.runner import run, selected
 from contract_tests.task_plan import plan_run
-from mockserver.spec import ApiSpec
+from sparkspec.openapi import ApiSpec
 
 EPILOG = """exit codes:
   0  the target keeps every documented rule (deviations are listed, not failures, unless STRICT=1)

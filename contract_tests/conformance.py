@@ -24,8 +24,8 @@ from openapi_core.testing import MockRequest, MockResponse
 from openapi_core.validation.response.exceptions import HeadersError, HeaderValidationError, MissingHeaderError
 
 from contract_tests.readings import documented_only
-from mockserver.provenance import Provenance, Provenances
-from mockserver.spec import ApiSpec
+from sparkspec.openapi import ApiSpec
+from sparkspec.provenance import Provenance, Provenances
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ from contract_tests.config import RunConfig
 from contract_tests.lifecycle import TaskWatcher
 from contract_tests.plugin import PLUGIN, ContractPlugin
 from contract_tests.target import Target
-from mockserver.spec import ApiSpec
+from sparkspec.openapi import ApiSpec
 
 
 def _plugin(request: pytest.FixtureRequest) -> ContractPlugin:

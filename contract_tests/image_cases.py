@@ -11,7 +11,7 @@ from functools import lru_cache, partial
 from typing import Any
 
 from contract_tests.images import data_uri, make_image, pad, raw_base64, truncate
-from mockserver.provenance import Provenance
+from sparkspec.provenance import Provenance
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,8 @@ from typing import Any
 from contract_tests.checks import Verdicts
 from contract_tests.target import POLL_OPERATION, Exchange, Target
 from contract_tests.violations import Violation, violation
-from mockserver.provenance import Provenance, Provenances
-from mockserver.spec import ApiSpec, Lifecycle
+from sparkspec.openapi import ApiSpec, Lifecycle
+from sparkspec.provenance import Provenance, Provenances
 
 MP4_SIGNATURE = b"ftyp"
 

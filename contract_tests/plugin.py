@@ -16,7 +16,7 @@ from contract_tests.schemathesis_bridge import register_formats
 from contract_tests.target import Target, TargetUnreachable
 from contract_tests.task_plan import plan_for
 from contract_tests.violations import Inconclusive, Ledger, Violation
-from mockserver.spec import ApiSpec
+from sparkspec.openapi import ApiSpec
 
 HYPOTHESIS_PROFILE = "contract"
 PLUGIN = pytest.StashKey["ContractPlugin"]()

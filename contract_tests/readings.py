@@ -19,8 +19,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from contract_tests.target import CREATE_OPERATION
-from mockserver.provenance import EXTENSION, RULE_KEYWORDS, Provenance, Provenances
-from mockserver.spec import ApiSpec
+from sparkspec.openapi import ApiSpec
+from sparkspec.provenance import EXTENSION, RULE_KEYWORDS, Provenance, Provenances
 
 _JSON_TYPE = {bool: "boolean", int: "integer", float: "number", str: "string", type(None): "null"}
 

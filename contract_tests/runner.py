@@ -23,7 +23,7 @@ import pytest
 from contract_tests.config import RunConfig
 from contract_tests.plugin import ContractPlugin
 from contract_tests.report import EXIT_USAGE
-from contract_tests.target import mask
+from sparkspec.redaction import mask
 
 SUITES = Path(__file__).resolve().parent / "suites"
 # How much faster than real time the bundled mock runs: a 1.5-3.5 minute task takes about a second.

@@ -31,8 +31,8 @@ from schemathesis.specs.openapi.checks import (
 from contract_tests.strategies import image_values
 from contract_tests.target import Exchange, Target
 from contract_tests.violations import Violation, violation
-from mockserver.provenance import Provenances
-from mockserver.spec import ApiSpec
+from sparkspec.openapi import ApiSpec
+from sparkspec.provenance import Provenances
 
 RESPONSE_CHECKS = [
     not_a_server_error,

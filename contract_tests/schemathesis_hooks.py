@@ -5,6 +5,6 @@ report the refusals as failures.
 """
 
 from contract_tests.schemathesis_bridge import register_formats
-from mockserver.spec import ApiSpec
+from sparkspec.openapi import ApiSpec
 
 register_formats(ApiSpec.load())

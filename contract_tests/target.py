@@ -16,17 +16,13 @@ from typing import Any
 import httpx
 
 from contract_tests.budget import CreateGuard
-from mockserver.journal import summarize
-from mockserver.spec import ApiSpec
+from sparkspec.openapi import ApiSpec
+from sparkspec.redaction import MASK, mask, summarize
 
 CREATE_OPERATION = "createGeneration"
 POLL_OPERATION = "getGeneration"
 MAX_RESPONSE_BYTES = 16 * 1024 * 1024
 SHOWN_BODY = 600
-MASK = "***"
-# A key is also searched for and masked inside any text shown; a very short key would mangle that
-# text (masking "k" everywhere), so only keys of this length or more are. Headers are always masked.
-MASKED_KEY_LENGTH = 8
 _QUIET_HEADERS = {"host", "accept", "accept-encoding", "connection", "user-agent", "content-length"}
 
 
@@ -214,11 +210,6 @@ class Target:
         if value.lower().startswith("bearer "):
             return f"{value.split(' ', 1)[0]} {MASK}"
         return mask(value, self.api_key)
-
-
-def mask(text: str, secret: str) -> str:
-    """``text`` with ``secret`` replaced, if the secret is long enough to be searched for safely."""
-    return text.replace(secret, MASK) if len(secret) >= MASKED_KEY_LENGTH else text
 
 
 def usable_key(key: str) -> bool:

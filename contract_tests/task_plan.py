@@ -33,8 +33,8 @@ from contract_tests.boundaries import edges
 from contract_tests.config import Profile, active
 from contract_tests.image_cases import image_cases, invalid_image_cases
 from contract_tests.target import CREATE_OPERATION
-from mockserver.provenance import Provenances
-from mockserver.spec import ApiSpec
+from sparkspec.openapi import ApiSpec
+from sparkspec.provenance import Provenances
 
 
 @dataclass(frozen=True, slots=True)

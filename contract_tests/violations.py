@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from contract_tests.target import Exchange
-from mockserver.provenance import Provenance
+from sparkspec.provenance import Provenance
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,9 +31,9 @@ from mockserver.errors import ApiError
 from mockserver.journal import Journal
 from mockserver.middleware import ADMIN_PREFIX
 from mockserver.payloads import Presenter, timestamp
-from mockserver.spec import SAFE_DUMPER
 from mockserver.store import TaskStore
 from mockserver.tasks import Task, state_at
+from sparkspec.openapi import SAFE_DUMPER
 
 MAX_ADVANCE_SECONDS = 10 * 365 * 24 * 3600.0
 MAX_ADMIN_BODY = 64 * 1024

@@ -20,17 +20,17 @@ from mockserver.clock import Clock, SystemClock
 from mockserver.contract import Contract, FormatCheck
 from mockserver.errors import ApiError, ErrorCatalog, internal_error
 from mockserver.fastlane import Lanes
-from mockserver.image_rules import PLAIN_URL, ImageRejected, ImageRules, is_valid_image
 from mockserver.journal import Journal
 from mockserver.middleware import TraceJournalMiddleware
 from mockserver.payloads import Presenter
 from mockserver.routes import CREATE, Dependencies, GenerationApi
 from mockserver.scenarios import REJECT_STATUSES, SUCCEED, FailureReason, ScenarioError, ScenarioParser
 from mockserver.settings import Settings, SettingsError, ShotField
-from mockserver.spec import ApiSpec, Lifecycle, SpecError
 from mockserver.state_file import SharedClock, StateFile, StateJournal, StateStore
 from mockserver.store import MemoryStore, TaskStore
 from mockserver.tasks import INITIAL, TRANSITIONS, Phase
+from sparkspec.image_rules import PLAIN_URL, ImageRejected, ImageRules, is_valid_image
+from sparkspec.openapi import ApiSpec, Lifecycle, SpecError
 
 log = logging.getLogger("mockserver")
 

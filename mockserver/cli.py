@@ -15,7 +15,7 @@ import uvicorn
 from mockserver.app import create_app, settle_heap
 from mockserver.http_protocol import SERVER_OPTIONS
 from mockserver.settings import Settings, SettingsError
-from mockserver.spec import SpecError
+from sparkspec.openapi import SpecError
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -31,7 +31,7 @@ from jsonschema.exceptions import ValidationError
 from openapi_core import OpenAPI
 from openapi_core.validation.schemas import oas31_schema_validators_factory
 
-from mockserver.spec import ApiSpec
+from sparkspec.openapi import ApiSpec
 
 MAX_REPORTED = 10
 # rfc3986-validator's regex needs seconds for a string of megabytes (4.5 s for 14 MB). Longer

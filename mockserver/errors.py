@@ -12,7 +12,7 @@ from http import HTTPStatus
 
 from starlette.responses import Response
 
-from mockserver.spec import ApiSpec, SpecError
+from sparkspec.openapi import ApiSpec, SpecError
 
 _TITLES = {400: "Invalid Request", 413: "Payload Too Large"}
 

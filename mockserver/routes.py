@@ -27,15 +27,15 @@ from mockserver.clock import Clock
 from mockserver.contract import Contract, Violation
 from mockserver.errors import ApiError, ErrorCatalog
 from mockserver.fastlane import Endpoint, Handler, Lane, Reply
-from mockserver.journal import summarize
 from mockserver.payloads import ASSET_PREFIX, VIDEO_NAME, Presenter
-from mockserver.resources import video_path
 from mockserver.scenarios import HEADER as SCENARIO_HEADER
 from mockserver.scenarios import Scenario, ScenarioError, ScenarioParser
 from mockserver.settings import Settings, ShotField
-from mockserver.spec import ApiSpec, SpecError
 from mockserver.store import TaskStore
 from mockserver.tasks import Phase, Task, plan_task, state_at
+from sparkspec.openapi import ApiSpec, SpecError
+from sparkspec.redaction import summarize
+from sparkspec.resources import video_path
 
 _RANGE_PART = re.compile(r"(\d{1,18})-(\d{0,18})|-(\d{1,18})")
 CREATE = "createGeneration"

@@ -21,8 +21,8 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mockserver import Settings, create_app
-from mockserver.image_rules import ImageRejected, ImageRules, check_image
-from mockserver.spec import ApiSpec
+from sparkspec.image_rules import ImageRejected, ImageRules, check_image
+from sparkspec.openapi import ApiSpec
 
 SPEED = 1000.0
 Transform = Callable[[dict[str, Any], Scope], dict[str, Any]]

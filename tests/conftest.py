@@ -15,7 +15,7 @@ from starlette.testclient import TestClient
 
 from mockserver import Settings, create_app
 from mockserver.clock import ManualClock
-from mockserver.spec import ApiSpec
+from sparkspec.openapi import ApiSpec
 
 CREATE_PATH = "/vendors/mulerouter/v1/wan2.6-i2v-spark/generation"
 AUTH = {"Authorization": "Bearer sk-mr-test-key"}

@@ -19,7 +19,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mockserver import Settings, create_app
-from mockserver.spec import ApiSpec
+from sparkspec.openapi import ApiSpec
 from tests.broken_variants import FailBadImagesLater, spec_with_loose_images
 
 KEY = "sk-mr-FAKE-live-key-do-not-print-0042"

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from contract_tests.images import data_uri, make_image, raw_base64, truncate
 from mockserver.app import _spec_formats
 from mockserver.contract import Contract, FormatCheck
-from mockserver.image_rules import PLAIN_URL
-from mockserver.spec import ApiSpec
+from sparkspec.image_rules import PLAIN_URL
+from sparkspec.openapi import ApiSpec
 
 CREATE = "createGeneration"
 

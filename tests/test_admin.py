@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 from contract_tests.images import data_uri, make_image
 from mockserver import Settings
 from mockserver.clock import ManualClock
-from mockserver.journal import MAX_HEADERS, pack_headers, unpack_headers
-from mockserver.spec import ApiSpec
+from mockserver.journal import pack_headers, unpack_headers
+from sparkspec.openapi import ApiSpec
+from sparkspec.redaction import MAX_HEADERS
 from tests.conftest import AUTH, VALID_BODY, ClientFactory, SpecCheckedClient, create, create_ok, poll, poll_path
 
 

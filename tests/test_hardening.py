@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from mockserver import Settings, create_app
-from mockserver.spec import ApiSpec, SpecError
+from sparkspec.openapi import ApiSpec, SpecError
 from tests.conftest import AUTH, CREATE_PATH, VALID_BODY, ClientFactory, SpecCheckedClient, create, create_ok, poll_path
 
 KEY = "sk-mr-0123456789abcdef0123"

@@ -14,8 +14,8 @@ from PIL import Image
 
 from contract_tests.images import data_uri, make_image, pad, raw_base64, truncate, with_png_dimensions
 from mockserver.app import _spec_formats
-from mockserver.image_rules import PLAIN_URL, ImageRejected, ImageRules, check_image
-from mockserver.spec import ApiSpec
+from sparkspec.image_rules import PLAIN_URL, ImageRejected, ImageRules, check_image
+from sparkspec.openapi import ApiSpec
 from tests.conftest import VALID_BODY, SpecCheckedClient, create
 
 FORMATS = ["JPEG", "PNG", "BMP", "WEBP"]

@@ -15,7 +15,7 @@ import pytest
 from contract_tests.live.plan import build_plan, follow_readings
 from contract_tests.runner import free_port
 from mockserver import Settings, create_app
-from mockserver.spec import ApiSpec
+from sparkspec.openapi import ApiSpec
 from tests.broken_variants import serve
 from tests.docs_stand_in import docs_stand_in
 from tests.stand_ins import KEY, LosesCreates, differing, docs_like

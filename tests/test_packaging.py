@@ -38,8 +38,8 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_the_wheel_carries_the_spec_the_video_and_the_console_script(wheel: Path) -> None:
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
-        assert archive.read("mockserver/_bundled/openapi.yaml") == (REPO / "spec" / "openapi.yaml").read_bytes()
-        assert archive.read("mockserver/_bundled/result_00.mp4") == (REPO / "fixtures/video/result_00.mp4").read_bytes()
+        assert archive.read("sparkspec/_bundled/openapi.yaml") == (REPO / "spec" / "openapi.yaml").read_bytes()
+        assert archive.read("sparkspec/_bundled/result_00.mp4") == (REPO / "fixtures/video/result_00.mp4").read_bytes()
         entry_points = next(n for n in names if n.endswith("entry_points.txt"))
         assert "spark-mock = mockserver.cli:main" in archive.read(entry_points).decode()
     assert "contract_tests/images.py" in names
@@ -51,7 +51,7 @@ def test_an_installed_copy_serves_from_its_bundled_files(wheel: Path, tmp_path: 
     probe = (
         "from starlette.testclient import TestClient\n"
         "from mockserver import create_app\n"
-        "from mockserver.resources import spec_path, video_path\n"
+        "from sparkspec.resources import spec_path, video_path\n"
         "print(spec_path()); print(video_path())\n"
         "client = TestClient(create_app())\n"
         "r = client.post('/vendors/mulerouter/v1/wan2.6-i2v-spark/generation',"
@@ -67,6 +67,6 @@ def test_an_installed_copy_serves_from_its_bundled_files(wheel: Path, tmp_path: 
         check=True,
     )
     spec, video, status = done.stdout.split()
-    assert spec == str(tmp_path / "site/mockserver/_bundled/openapi.yaml")
-    assert video == str(tmp_path / "site/mockserver/_bundled/result_00.mp4")
+    assert spec == str(tmp_path / "site/sparkspec/_bundled/openapi.yaml")
+    assert video == str(tmp_path / "site/sparkspec/_bundled/result_00.mp4")
     assert status == "202"

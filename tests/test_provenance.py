@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from mockserver.provenance import Provenances, unlabelled
 from mockserver.settings import ENV_PREFIX, Settings
-from mockserver.spec import ApiSpec, SpecError
+from sparkspec.openapi import ApiSpec, SpecError
+from sparkspec.provenance import Provenances, unlabelled
 
 SPEC_DIR = Path(__file__).resolve().parent.parent / "spec"
 
@@ -88,7 +88,7 @@ def test_a_malformed_label_is_refused(spec: ApiSpec, label: dict[str, Any], prob
 
 
 def test_every_rule_the_image_check_can_break_is_labelled(spec: ApiSpec) -> None:
-    source = (Path(__file__).resolve().parent.parent / "mockserver" / "image_rules.py").read_text()
+    source = (Path(__file__).resolve().parent.parent / "sparkspec" / "image_rules.py").read_text()
     raised = set(re.findall(r'ImageRejected\(\s*"([a-z-]+)"', source))
     assert {"formats", "min-side", "max-side", "max-bytes", "integrity", "png-transparency"} <= raised
     rules = spec.schemas_with_extension("x-image-rules")["ImageInput"]["x-image-rules"]

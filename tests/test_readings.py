@@ -16,7 +16,7 @@ import pytest
 from contract_tests.images import data_uri, make_image, truncate
 from mockserver import Settings, create_app
 from mockserver.settings import SettingsError
-from mockserver.spec import ApiSpec, SpecError
+from sparkspec.openapi import ApiSpec, SpecError
 from tests.conftest import VALID_BODY, ClientFactory, SpecCheckedClient, create
 
 TRUNCATED = (400, "image: is a corrupt or truncated image")

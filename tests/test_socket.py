@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from contract_tests.images import data_uri, make_image
-from mockserver.resources import video_path
+from sparkspec.resources import video_path
 from tests.mock_process import spark_mock
 
 pytestmark = pytest.mark.socket

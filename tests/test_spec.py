@@ -12,8 +12,8 @@ from openapi_core import OpenAPI
 from openapi_core.validation.schemas import oas31_schema_validators_factory
 from openapi_spec_validator import validate
 
-from mockserver.resources import spec_path
-from mockserver.spec import SAFE_LOADER, ApiSpec
+from sparkspec.openapi import SAFE_LOADER, ApiSpec
+from sparkspec.resources import spec_path
 
 REPO = Path(__file__).resolve().parent.parent
 CREATE = ("/vendors/mulerouter/v1/wan2.6-i2v-spark/generation", "post")

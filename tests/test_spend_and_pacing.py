@@ -18,7 +18,7 @@ from contract_tests.live.pacing import PacedTarget
 from contract_tests.live.plan import build_plan
 from contract_tests.live.spend import AuditLog, CostModel, SpendBound, SpendGuard
 from contract_tests.target import TargetUnreachable
-from mockserver.spec import ApiSpec
+from sparkspec.openapi import ApiSpec
 
 SPEC = ApiSpec.load()
 COST = CostModel.from_spec(SPEC, 0.05)

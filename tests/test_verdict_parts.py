@@ -15,8 +15,8 @@ from contract_tests.conformance import ResponseChecker
 from contract_tests.readings import accepted_everywhere, documented_only
 from contract_tests.task_plan import plan_run
 from contract_tests.violations import ContractViolation, Ledger, Violation
-from mockserver.provenance import Provenance
-from mockserver.spec import ApiSpec
+from sparkspec.openapi import ApiSpec
+from sparkspec.provenance import Provenance
 
 CREATE = "/vendors/mulerouter/v1/wan2.6-i2v-spark/generation"
 TRACE = {"traceparent": "00-" + "a" * 32 + "-" + "b" * 16 + "-01", "content-type": "application/json"}

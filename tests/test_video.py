@@ -8,7 +8,7 @@ import av
 
 from mockserver import Settings
 from mockserver.clock import ManualClock
-from mockserver.resources import video_path
+from sparkspec.resources import video_path
 from tests.conftest import ClientFactory, SpecCheckedClient, create_ok, poll
 
 

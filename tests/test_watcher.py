@@ -14,7 +14,7 @@ from contract_tests.budget import TaskBudget
 from contract_tests.checks import Verdicts
 from contract_tests.lifecycle import Observation, TaskWatcher, lifecycle_labels
 from contract_tests.target import Target
-from mockserver.spec import ApiSpec
+from sparkspec.openapi import ApiSpec
 
 SPEC = ApiSpec.load()
 BASE = "http://api.test"

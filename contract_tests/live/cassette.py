@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from contract_tests.target import MASK, MASKED_KEY_LENGTH, Exchange, mask
+from contract_tests.target import Exchange
+from sparkspec.redaction import MASK, MASKED_KEY_LENGTH, mask
 
 FORMAT = "wan-spark-cassette/1"
 LONG_STRING = 200

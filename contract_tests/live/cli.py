@@ -24,10 +24,10 @@ from contract_tests.live.plan import Probe, build_plan
 from contract_tests.live.reporting import LiveReport, now
 from contract_tests.live.run import LiveRun
 from contract_tests.live.spend import AuditLog, CostModel, SpendBound, SpendGuard, dollars
-from contract_tests.target import mask
 from mockserver import Settings
 from mockserver.settings import SettingsError
-from mockserver.spec import ApiSpec
+from sparkspec.openapi import ApiSpec
+from sparkspec.redaction import mask
 
 
 def live_main(argv: Sequence[str] | None = None) -> int:

@@ -23,8 +23,8 @@ from contract_tests.live.plan import Probe, build_plan, follow_readings
 from mockserver import Settings, create_app
 from mockserver.clock import ManualClock
 from mockserver.payloads import video_path
-from mockserver.spec import ApiSpec
 from mockserver.tasks import Phase, state_at
+from sparkspec.openapi import ApiSpec
 
 API_HEADERS = ("traceparent", "retry-after", "allow", "www-authenticate")
 MOCK_KEY = "drift-replay"

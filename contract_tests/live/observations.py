@@ -16,7 +16,7 @@ from contract_tests.live.pacing import RetryStats
 from contract_tests.live.plan import Probe, follow_readings
 from contract_tests.live.run import ProbeResult
 from contract_tests.target import Exchange
-from mockserver.spec import ApiSpec
+from sparkspec.openapi import ApiSpec
 
 NOT_OBSERVED_PAID = "not observed: it takes a paid generation (set ALLOW_SPEND or ALLOW_TASKS)"
 

@@ -20,7 +20,7 @@ import httpx
 
 from contract_tests.budget import CreateGuard
 from contract_tests.target import Exchange, Target, TargetUnreachable
-from mockserver.spec import ApiSpec
+from sparkspec.openapi import ApiSpec
 
 RETRY_AFTER_RANGE = (1.0, 120.0)
 BACKOFF_BASE = 0.5

@@ -25,8 +25,8 @@ from typing import Any, Literal
 from contract_tests.boundaries import Edge, base_body, edges
 from contract_tests.images import data_uri, make_image, raw_base64
 from contract_tests.live.spend import CostModel
-from mockserver.provenance import Provenance, Provenances
-from mockserver.spec import ApiSpec
+from sparkspec.openapi import ApiSpec
+from sparkspec.provenance import Provenance, Provenances
 
 Expect = Literal["reject", "accept", "reject-or-fail", "unauthorized", "not-found"]
 _NAMESPACE = uuid.UUID("6f7a1c3e-2d4b-4c8e-9a1f-0b5d3e7c9a21")

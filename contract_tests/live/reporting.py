@@ -21,7 +21,7 @@ from contract_tests.live.observations import Answer
 from contract_tests.live.pacing import RetryStats
 from contract_tests.live.run import ProbeResult
 from contract_tests.live.spend import SpendGuard, dollars
-from contract_tests.target import mask
+from sparkspec.redaction import mask
 
 VERDICT_MARK = {
     "pass": "✅ pass",

@@ -30,7 +30,7 @@ from typing import Any, TextIO
 
 from contract_tests.budget import BudgetExhausted
 from contract_tests.target import CREATE_OPERATION
-from mockserver.spec import ApiSpec
+from sparkspec.openapi import ApiSpec
 
 
 @dataclass(frozen=True, slots=True)

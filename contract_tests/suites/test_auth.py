@@ -8,7 +8,7 @@ from contract_tests.boundaries import base_body
 from contract_tests.checks import Verdicts
 from contract_tests.target import Exchange, Target
 from contract_tests.violations import violation
-from mockserver.spec import ApiSpec
+from sparkspec.openapi import ApiSpec
 
 BASE = base_body(ApiSpec.load())
 pytestmark = pytest.mark.tasks("auth")

@@ -18,7 +18,7 @@ from contract_tests.checks import Verdicts
 from contract_tests.config import active
 from contract_tests.target import Target
 from contract_tests.task_plan import active_plan
-from mockserver.spec import ApiSpec
+from sparkspec.openapi import ApiSpec
 
 CONFIG = active()
 SPEC = ApiSpec.load()

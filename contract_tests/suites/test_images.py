@@ -21,8 +21,8 @@ from contract_tests.image_cases import ImageCase, image_cases, invalid_image_cas
 from contract_tests.lifecycle import Observation, TaskWatcher
 from contract_tests.target import CREATE_OPERATION, Exchange, Target, TargetUnreachable
 from contract_tests.violations import violation
-from mockserver.provenance import Provenances
-from mockserver.spec import ApiSpec
+from sparkspec.openapi import ApiSpec
+from sparkspec.provenance import Provenances
 
 SPEC = ApiSpec.load()
 BASE = base_body(SPEC)

@@ -15,7 +15,7 @@ from contract_tests.config import active
 from contract_tests.lifecycle import TaskWatcher
 from contract_tests.target import Target
 from contract_tests.violations import violation
-from mockserver.spec import ApiSpec
+from sparkspec.openapi import ApiSpec
 
 PROFILE = active().profile
 SPEC = ApiSpec.load()

@@ -37,7 +37,7 @@ from contract_tests.schemathesis_bridge import (
 )
 from contract_tests.target import Target
 from contract_tests.task_plan import active_plan
-from mockserver.spec import ApiSpec
+from sparkspec.openapi import ApiSpec
 
 CONFIG = active()
 SPEC = ApiSpec.load()

@@ -21,7 +21,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
-from mockserver.spec import ApiSpec, SpecError
+from sparkspec.openapi import ApiSpec, SpecError
 
 Basis = Literal["documented", "disputed", "assumed"]
 BASES: tuple[str, ...] = get_args(Basis)

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from mockserver.resources import spec_path
+from sparkspec.resources import spec_path
 
 # libyaml's parser when PyYAML has it (its wheels do): ten times faster, a tenth of the mock's start.
 SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
