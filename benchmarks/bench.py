@@ -16,7 +16,7 @@ import statistics
 import sys
 from collections import Counter
 from collections.abc import Callable
-from contextlib import ExitStack
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,9 +28,9 @@ from benchmarks import load, measures
 from benchmarks.load import Load, Scenario
 from benchmarks.machine import describe_machine
 from benchmarks.plot import bar_chart
-from benchmarks.servers import LOAD_CPU, SERVER_CPU, floor_command, mock_command, pinned, prism_command, serve
+from benchmarks.servers import LOAD_CPU, SERVER_CPU, Running, floor_command, pinned, prism_command, serve, serve_mock
 from benchmarks.steal import MeasuredRound, calm_rounds, cpu_ticks, stolen_share
-from contract_tests.runner import free_port
+from mockserver.launcher import free_port
 
 OUT = Path(__file__).resolve().parent
 CREATE_PATH = measures.CREATE_PATH
@@ -60,10 +60,11 @@ def main() -> int:
         "rounds": rounds,
         "connections": 16,
     }
-    servers = {
-        "floor": (floor_command, "/"),
-        "mock": (mock_command, "/__mock/health"),
-        "prism": (prism_command, CREATE_PATH + "/" + "0" * 8 + "-0000-4000-8000-" + "0" * 12),
+    prism_ready = CREATE_PATH + "/" + "0" * 8 + "-0000-4000-8000-" + "0" * 12
+    servers: dict[str, Callable[[int], AbstractContextManager[Running]]] = {
+        "floor": lambda port: serve("floor", floor_command(port), port, ready_path="/"),
+        "mock": lambda port: serve_mock(port=port),
+        "prism": lambda port: serve("prism", prism_command(port), port, ready_path=prism_ready),
     }
     # A shared VM's speed drifts by a fifth within a minute (and by half while a neighbour takes the
     # CPU). So in each round the three servers run at once (each idle while another is loaded), and each
@@ -87,9 +88,7 @@ def main() -> int:
         with ExitStack() as stack:
             urls = {}
             for name in order:
-                command, ready = servers[name]
-                port = free_port()
-                urls[name] = stack.enter_context(serve(name, command(port), port, ready_path=ready)).url
+                urls[name] = stack.enter_context(servers[name](free_port())).url
             for scenario_name in EXPECT:
                 planned = {name: scenario_for(urls[name], name, scenario_name) for name in order}
                 in_turn = {name: (urls[name], scenario) for name, scenario in planned.items() if scenario is not None}

@@ -9,7 +9,6 @@ import io
 import json
 import os
 import statistics
-import subprocess
 import time
 from dataclasses import dataclass
 
@@ -18,8 +17,7 @@ from PIL import Image
 
 from benchmarks import load
 from benchmarks.load import Scenario
-from benchmarks.servers import LOAD_CPU, mock_command, pinned, serve
-from contract_tests.runner import free_port
+from benchmarks.servers import LOAD_CPU, pinned, serve_mock
 from mockserver import Settings, create_app
 from sparkspec.image_rules import ImageRules, check_image
 from sparkspec.openapi import ApiSpec
@@ -99,29 +97,16 @@ def first_answers(times: int = 5) -> list[float]:
     found = []
     body = json.dumps(VALID).encode()
     for _ in range(times):
-        port = free_port()
         # One client, made before the clock starts: httpx.post() would build a new one (and its TLS
         # context) on every try, 30 to 70 ms each, and count them against the mock.
-        client = httpx.Client(timeout=5)
-        started = time.monotonic()
-        process = subprocess.Popen(mock_command(port), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            while True:
-                try:
-                    answer = client.post(
-                        f"http://127.0.0.1:{port}{CREATE_PATH}",
-                        content=body,
-                        headers={**AUTH, "Content-Type": "application/json"},
-                    )
-                    if answer.status_code == 202:
-                        found.append(time.monotonic() - started)
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.005)
-        finally:
-            client.close()
-            process.terminate()
-            process.wait()
+        with httpx.Client(timeout=5) as client:
+            started = time.monotonic()
+            with serve_mock() as mock:  # returns as soon as the health check answers
+                answer = client.post(
+                    mock.url + CREATE_PATH, content=body, headers={**AUTH, "Content-Type": "application/json"}
+                )
+                if answer.status_code == 202:
+                    found.append(time.monotonic() - started)
     return found
 
 
@@ -137,8 +122,7 @@ def store_memory(create: Scenario, tasks: int = 100_000) -> StoreMemory:
 
     wrk creates them (and more: past the cap the oldest are dropped, which is the steady state).
     """
-    port = free_port()
-    with serve("mock", mock_command(port), port, ready_path="/__mock/health") as mock:
+    with serve_mock() as mock:
         idle = mock.memory()
         stored = 0
         while stored < tasks:

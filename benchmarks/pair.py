@@ -23,8 +23,7 @@ from pathlib import Path
 from benchmarks import load
 from benchmarks.bench import CREATE_PATH, VALID, say
 from benchmarks.load import Load, Scenario
-from benchmarks.servers import LOAD_CPU, REPO, pinned, serve
-from contract_tests.runner import free_port
+from benchmarks.servers import LOAD_CPU, REPO, pinned, serve_mock
 
 CREATE = Scenario("create (valid)", "POST", CREATE_PATH, 202, VALID)
 
@@ -42,11 +41,8 @@ def main() -> int:
         stack.callback(subprocess.run, ["git", "-C", str(REPO), "worktree", "remove", "--force", str(other)])
         urls = {}
         for name, tree in ((revision, other), ("working tree", REPO)):
-            port = free_port()
-            command = [sys.executable, "-m", "mockserver", "--port", str(port), "--log-level", "warning"]
             # Run in the tree, with it first on the path: `python -m mockserver` imports that tree's package.
-            server = serve(name, command, port, ready_path="/", env={"PYTHONPATH": str(tree)}, cwd=tree)
-            urls[name] = stack.enter_context(server).url
+            urls[name] = stack.enter_context(serve_mock(tree=tree)).url
         ratios: list[float] = []
         for number in range(rounds + 1):
             loads = _at_once(urls, seconds)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 
-from contract_tests.runner import process_memory
+from mockserver.launcher import PYTHON_MODULE, SPARK_MOCK, launch, process_memory
 
 REPO = Path(__file__).resolve().parent.parent
 SPEC = REPO / "spec" / "openapi.yaml"
@@ -88,8 +88,14 @@ def serve(
             process.wait()
 
 
-def mock_command(port: int, *extra: str) -> list[str]:
-    return [str(Path(sys.executable).parent / "spark-mock"), "--port", str(port), "--log-level", "warning", *extra]
+@contextmanager
+def serve_mock(*options: str, port: int | None = None, tree: Path | None = None) -> Iterator[Running]:
+    """Our mock, through the one launcher of mock processes: ``spark-mock``, or the mock of another
+    checkout (``tree``, imported first from there)."""
+    program, env = (SPARK_MOCK, None) if tree is None else (PYTHON_MODULE, {"PYTHONPATH": str(tree)})
+    cpu = SERVER_CPU if pinned() else None
+    with launch("--log-level", "warning", *options, port=port, program=program, cwd=tree, env=env, cpu=cpu) as mock:
+        yield Running("mock" if tree is None else str(tree), mock.url, mock.process.pid)
 
 
 def floor_command(port: int) -> list[str]:

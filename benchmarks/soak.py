@@ -22,8 +22,7 @@ from benchmarks.load import Mix, Scenario
 from benchmarks.machine import describe_machine
 from benchmarks.measures import AUTH
 from benchmarks.plot import soak_chart
-from benchmarks.servers import LOAD_CPU, mock_command, pinned, serve
-from contract_tests.runner import free_port
+from benchmarks.servers import LOAD_CPU, pinned, serve_mock
 
 OUT = Path(__file__).resolve().parent
 SLICE = 10.0  # seconds of load between two memory samples
@@ -32,8 +31,7 @@ WARM_UP = 60.0  # by then the store and the journal are full, and stay so: the s
 
 def main() -> int:
     total = float(os.environ.get("SOAK_SECONDS", "300"))
-    port = free_port()
-    with serve("mock", mock_command(port), port, ready_path="/__mock/health") as mock:
+    with serve_mock() as mock:
         samples: list[dict[str, float]] = [{"t": 0.0, "rss_mb": mock.memory() / 2**20, "per_second": 0.0}]
         statuses: dict[int, int] = {}
         socket_errors = requests = 0

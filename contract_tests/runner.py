@@ -6,23 +6,20 @@ second) and stops it afterwards. Everything goes through pytest, with :class:`Co
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
-import socket
-import subprocess
 import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
 import pytest
 
 from contract_tests.config import RunConfig
 from contract_tests.plugin import ContractPlugin
 from contract_tests.report import EXIT_USAGE
+from mockserver.launcher import launch
 from sparkspec.redaction import mask
 
 SUITES = Path(__file__).resolve().parent / "suites"
@@ -60,72 +57,9 @@ def _target(config: RunConfig) -> Iterator[RunConfig]:
         yield config
         return
     key = f"sk-mr-contract-{secrets.token_hex(8)}"
-    port = free_port()
-    env = {**os.environ, "MOCK_API_KEYS": key, "MOCK_JOURNAL_SIZE": "100"}
-    env = {
-        k: v for k, v in env.items() if not (k.startswith("MOCK_") and k not in ("MOCK_API_KEYS", "MOCK_JOURNAL_SIZE"))
-    }
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "mockserver",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--speed",
-            str(BUNDLED_MOCK_SPEED),
-            "--log-level",
-            "warning",
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(base_url, process)
-        yield config.with_target(base_url, key, bundled=True)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-
-
-def wait_until_up(base_url: str, process: subprocess.Popen[bytes]) -> None:
-    """Return once the mock at ``base_url`` answers its health check; raise if ``process`` exits
-    first or 30 s pass. Whatever ``process`` wrote to a piped stderr goes into the message."""
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            error = process.stderr.read().decode(errors="replace") if process.stderr else ""
-            raise RuntimeError(f"the mock did not start: {error[-2000:]}")
-        try:
-            # The admin API only tells when the mock is up; no check of the run uses it.
-            if httpx.get(f"{base_url}/__mock/health", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.05)
-    process.kill()
-    raise RuntimeError("the mock did not start within 30 s")
-
-
-def process_memory(pid: int, field: str = "VmRSS") -> int:
-    """A figure of /proc/<pid>/status, in bytes: ``VmRSS`` now, ``VmHWM`` at its peak."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) * 1024
-    raise KeyError(field)
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that is free now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    env = {"MOCK_API_KEYS": key, "MOCK_JOURNAL_SIZE": "100"}
+    with launch("--speed", str(BUNDLED_MOCK_SPEED), "--log-level", "warning", env=env) as mock:
+        yield config.with_target(mock.url, key, bundled=True)
 
 
 def _mask_file(path: Path, key: str) -> None:

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from contract_tests.runner import free_port
 from mockserver import Settings, create_app
+from mockserver.launcher import free_port
 from tests.broken_variants import SPEED, build, serve
 
 pytestmark = pytest.mark.socket

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from contract_tests.live.plan import build_plan, follow_readings
-from contract_tests.runner import free_port
 from mockserver import Settings, create_app
+from mockserver.launcher import free_port
 from sparkspec.openapi import ApiSpec
 from tests.broken_variants import serve
 from tests.docs_stand_in import docs_stand_in

@@ -15,9 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from contract_tests.runner import free_port
+from mockserver.launcher import SPARK_MOCK, free_port, launch
 from tests.broken_variants import build, serve
-from tests.mock_process import spark_mock
 
 pytestmark = pytest.mark.socket
 REPO = Path(__file__).resolve().parent.parent
@@ -28,7 +27,9 @@ KEY = "sk-schemathesis-cli-key"
 @pytest.fixture(scope="module")
 def mock(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log = tmp_path_factory.mktemp("mock") / "mock.log"
-    with spark_mock(log, "--speed", "1000", "--log-level", "warning", env={"MOCK_API_KEYS": KEY}) as running:
+    with launch(
+        "--speed", "1000", "--log-level", "warning", env={"MOCK_API_KEYS": KEY}, log=log, program=SPARK_MOCK
+    ) as running:
         yield running.url
     assert "Traceback" not in running.output()
 

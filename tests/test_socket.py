@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 from contract_tests.images import data_uri, make_image
+from mockserver.launcher import SPARK_MOCK, launch
 from sparkspec.resources import video_path
-from tests.mock_process import spark_mock
 
 pytestmark = pytest.mark.socket
 CREATE_PATH = "/vendors/mulerouter/v1/wan2.6-i2v-spark/generation"
@@ -19,7 +19,7 @@ CREATE_PATH = "/vendors/mulerouter/v1/wan2.6-i2v-spark/generation"
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The console script that `make mock` runs, started the way `make mock SPEED=600` starts it."""
-    with spark_mock(tmp_path_factory.mktemp("mock") / "mock.log", "--speed", "600") as mock:
+    with launch("--speed", "600", log=tmp_path_factory.mktemp("mock") / "mock.log", program=SPARK_MOCK) as mock:
         yield mock.url
     assert mock.process.returncode == 0, mock.output()[-2000:]
 

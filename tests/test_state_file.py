@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from starlette.testclient import TestClient
 
-from contract_tests.runner import free_port, wait_until_up
 from mockserver import Settings, create_app
 from mockserver.clock import ManualClock
+from mockserver.launcher import SPARK_MOCK, free_port, launch
 from mockserver.state_file import StateFile, StateStore
 from mockserver.tasks import plan_task
 from tests.conftest import AUTH, CREATE_PATH, VALID_BODY, poll_path
@@ -93,68 +90,37 @@ def test_the_store_in_the_file_is_bounded(tmp_path: Path, monkeypatch: pytest.Mo
     assert store.get("00000000-0000-4000-8000-000000000000") is None  # the oldest went first
 
 
-@pytest.fixture
-def mock_process(tmp_path: Path) -> Iterator[tuple[list[str], str, Path]]:
-    port = free_port()
-    state = tmp_path / "state.sqlite"
-    command = [
-        str(Path(sys.executable).parent / "spark-mock"),
-        "--port",
-        str(port),
-        "--state-file",
-        str(state),
-        "--log-level",
-        "warning",
-    ]
-    yield command, f"http://127.0.0.1:{port}", state
-
-
-def _start(command: list[str], base: str) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MOCK_")}
-    process = subprocess.Popen(
-        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
-    )
-    wait_until_up(base, process)
-    return process
+def _options(state: Path) -> tuple[str, ...]:
+    return ("--state-file", str(state), "--log-level", "warning")
 
 
 @pytest.mark.socket
-def test_a_mock_killed_with_sigkill_loses_no_accepted_task(mock_process: tuple[list[str], str, Path]) -> None:
-    command, base, _ = mock_process
-    process = _start(command, base)
+def test_a_mock_killed_with_sigkill_loses_no_accepted_task(tmp_path: Path) -> None:
+    options, port = _options(tmp_path / "state.sqlite"), free_port()
     accepted = []
-    with httpx.Client(base_url=base, timeout=10) as client:
-        for _ in range(60):
-            answer = client.post(CREATE_PATH, json=VALID_BODY, headers=AUTH)
-            assert answer.status_code == 202
-            accepted.append(answer.json()["task_info"]["id"])
-    os.killpg(process.pid, signal.SIGKILL)  # no shutdown, no flush: the process is simply gone
-    process.wait(timeout=10)
-    process = _start(command, base)
-    try:
-        with httpx.Client(base_url=base, timeout=10) as client:
-            for task_id in accepted:
-                answer = client.get(poll_path(task_id), headers=AUTH)
-                assert answer.status_code == 200 and answer.json()["task_info"]["id"] == task_id
-    finally:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
+    with launch(*options, program=SPARK_MOCK, port=port) as mock:
+        with httpx.Client(base_url=mock.url, timeout=10) as client:
+            for _ in range(60):
+                answer = client.post(CREATE_PATH, json=VALID_BODY, headers=AUTH)
+                assert answer.status_code == 202
+                accepted.append(answer.json()["task_info"]["id"])
+        os.killpg(mock.process.pid, signal.SIGKILL)  # no shutdown, no flush: the process is simply gone
+        mock.process.wait(timeout=10)
+    with launch(*options, program=SPARK_MOCK, port=port) as mock, httpx.Client(base_url=mock.url, timeout=10) as client:
+        for task_id in accepted:
+            answer = client.get(poll_path(task_id), headers=AUTH)
+            assert answer.status_code == 200 and answer.json()["task_info"]["id"] == task_id
 
 
 @pytest.mark.socket
-def test_several_workers_share_one_state(mock_process: tuple[list[str], str, Path]) -> None:
-    command, base, _ = mock_process
-    process = _start([*command, "--workers", "2"], base)
-    try:
+def test_several_workers_share_one_state(tmp_path: Path) -> None:
+    with launch(*_options(tmp_path / "state.sqlite"), "--workers", "2", program=SPARK_MOCK) as mock:
         workers, created = set(), []
         for _ in range(40):  # a new connection each time, so that the kernel spreads them over the workers
-            with httpx.Client(base_url=base, timeout=10) as client:
+            with httpx.Client(base_url=mock.url, timeout=10) as client:
                 workers.add(client.get("/__mock/health").json()["worker"])
                 created.append(client.post(CREATE_PATH, json=VALID_BODY, headers=AUTH).json()["task_info"]["id"])
         assert len(workers) == 2, "both workers answered"
         for task_id in created:
-            with httpx.Client(base_url=base, timeout=10) as client:
+            with httpx.Client(base_url=mock.url, timeout=10) as client:
                 assert client.get(poll_path(task_id), headers=AUTH).status_code == 200
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=20)

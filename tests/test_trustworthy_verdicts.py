@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from contract_tests.runner import free_port
+from mockserver.launcher import free_port
 from tests.broken_variants import build, serve
 from tests.docs_stand_in import docs_stand_in
 

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from contract_tests.images import data_uri, make_image, truncate, with_png_dimensions
-from tests.mock_process import MockProcess, spark_mock
+from mockserver.launcher import SPARK_MOCK, MockProcess, launch
 
 pytestmark = pytest.mark.socket
 CREATE_PATH = "/vendors/mulerouter/v1/wan2.6-i2v-spark/generation"
@@ -35,7 +35,7 @@ def mock(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MockProcess]:
     wanted = 2 * CONNECTIONS + 512  # the client's sockets here and the server's there, plus the rest
     if soft < wanted:
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(wanted, hard), hard))
-    with spark_mock(tmp_path_factory.mktemp("mock") / "mock.log", "--speed", "1000") as running:
+    with launch("--speed", "1000", log=tmp_path_factory.mktemp("mock") / "mock.log", program=SPARK_MOCK) as running:
         yield running
     text = running.output()
     assert running.process.returncode == 0, text[-3000:]
@@ -80,7 +80,7 @@ def test_every_kind_of_bad_input_gets_a_clear_4xx_and_memory_stays_bounded(mock:
     with httpx.Client(base_url=mock.url, timeout=30) as client:
         for name, (headers, body, status) in cases.items():  # once each, to warm up
             assert client.post(CREATE_PATH, content=body, headers=headers).status_code == status, name
-    before = mock.status("VmRSS")
+    before = mock.memory("VmRSS")
 
     def send(name: str) -> tuple[str, int, dict[str, object]]:
         headers, body, _ = cases[name]
@@ -95,7 +95,7 @@ def test_every_kind_of_bad_input_gets_a_clear_4xx_and_memory_stays_bounded(mock:
     assert not wrong, wrong[:10]
     for name, _, error in answers:
         assert set(error) >= {"error_code", "title", "detail"} and error["detail"], (name, error)
-    after = mock.status("VmRSS")
+    after = mock.memory("VmRSS")
     assert after - before < 64 * 1024 * 1024, (
         f"RSS grew by {(after - before) / 2**20:.0f} MB over {len(answers)} requests"
     )
@@ -149,7 +149,7 @@ def test_a_body_declared_over_the_limit_is_refused_before_it_is_sent(mock: MockP
 
 def test_a_chunked_body_is_cut_off_at_the_limit(mock: MockProcess) -> None:
     """No length announced: the mock reads up to the limit, answers 413, and reads no further."""
-    rss_before = mock.status("VmRSS")
+    rss_before = mock.memory("VmRSS")
     with socket.create_connection(("127.0.0.1", mock.port), timeout=10) as sock:
         head = (
             f"POST {CREATE_PATH} HTTP/1.1\r\nHost: mock\r\nAuthorization: Bearer k\r\n"
@@ -167,7 +167,7 @@ def test_a_chunked_body_is_cut_off_at_the_limit(mock: MockProcess) -> None:
         status, _, payload = _split(_read_until_body(sock))
     assert status == 413, payload[:200]
     assert sent < 4 * MAX_BODY, "the mock kept reading past four times its limit"
-    assert mock.status("VmRSS") - rss_before < 2 * MAX_BODY
+    assert mock.memory("VmRSS") - rss_before < 2 * MAX_BODY
     assert mock.alive()
 
 
@@ -194,8 +194,8 @@ def test_many_large_bodies_at_once_do_not_add_up_in_memory(mock: MockProcess) ->
     """Twelve 30 MB bodies at the same moment: the mock reads and decodes at most two at a time."""
     image = "data:image/png;base64," + "A" * (30 * 1024 * 1024)  # valid Base64, far over 10 MB once decoded
     body = _with_image(image)
-    peak_before = mock.status("VmHWM")
-    rss_before = mock.status("VmRSS")
+    peak_before = mock.memory("VmHWM")
+    rss_before = mock.memory("VmRSS")
 
     def send(_: int) -> tuple[int, str]:
         with httpx.Client(base_url=mock.url, timeout=120) as client:
@@ -205,7 +205,7 @@ def test_many_large_bodies_at_once_do_not_add_up_in_memory(mock: MockProcess) ->
     with ThreadPoolExecutor(12) as pool:
         answers = list(pool.map(send, range(12)))
     assert all(status == 400 and "image: " in detail for status, detail in answers), answers[:2]
-    grown = mock.status("VmHWM") - max(peak_before, rss_before)
+    grown = mock.memory("VmHWM") - max(peak_before, rss_before)
     # One body held as bytes, as text and as the decoded image is about 100 MB; twelve would be 1.2 GB.
     assert grown < 400 * 1024 * 1024, f"the peak RSS grew by {grown / 2**20:.0f} MB"
     assert mock.alive()
@@ -240,8 +240,8 @@ def test_thousands_of_concurrent_connections(mock: MockProcess) -> None:
 
         return await asyncio.wait_for(asyncio.gather(*(exchange(r, w) for r, w in connections)), 120)
 
-    rss_before = mock.status("VmRSS")
+    rss_before = mock.memory("VmRSS")
     statuses = asyncio.run(storm())
     assert statuses.count(202) == CONNECTIONS, {s: statuses.count(s) for s in set(statuses)}
-    assert mock.status("VmRSS") - rss_before < 200 * 1024 * 1024
+    assert mock.memory("VmRSS") - rss_before < 200 * 1024 * 1024
     assert mock.alive()
