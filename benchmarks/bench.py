@@ -279,6 +279,8 @@ def markdown(r: dict[str, Any]) -> str:
         "![req/s and p99 by server and scenario](results.png)",
         "",
     ]
+    # The figures behind choices in the product code: kept by hand, carried into every report.
+    lines += ["", (Path(__file__).parent / "design.md").read_text(encoding="utf-8").rstrip()]
     return "\n".join(lines)
 
 

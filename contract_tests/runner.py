@@ -19,7 +19,7 @@ import pytest
 from contract_tests.config import RunConfig
 from contract_tests.plugin import ContractPlugin
 from contract_tests.report import EXIT_USAGE
-from mockserver.launcher import launch
+from mockserver import launch
 from sparkspec.redaction import mask
 
 SUITES = Path(__file__).resolve().parent / "suites"

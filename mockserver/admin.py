@@ -15,147 +15,140 @@ GET    /__mock/openapi.yaml        the same, as YAML
 from __future__ import annotations
 
 import json
-import math
 import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import yaml
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.datastructures import QueryParams
 
 from mockserver.bodies import BodyTooLarge, MalformedBody, parse_json, read_limited
-from mockserver.clock import Clock
+from mockserver.clock import timestamp
 from mockserver.errors import ApiError
+from mockserver.frontdoor import Call, Reply, Route
 from mockserver.journal import Journal
-from mockserver.middleware import ADMIN_PREFIX
-from mockserver.payloads import Presenter, timestamp
-from mockserver.store import TaskStore
-from mockserver.tasks import Task, state_at
+from mockserver.presenter import Presenter
+from mockserver.task_service import TaskService
+from mockserver.tasks import Task
 from sparkspec.openapi import SAFE_DUMPER
 
+ADMIN_PREFIX = "/__mock"
 MAX_ADVANCE_SECONDS = 10 * 365 * 24 * 3600.0
 MAX_ADMIN_BODY = 64 * 1024
 DEFAULT_LIMIT = 100
+_YAML = b"application/yaml"
 
 
 class AdminApi:
     """Routes that let tests and people see and steer the mock."""
 
     def __init__(
-        self,
-        *,
-        store: TaskStore,
-        journal: Journal,
-        clock: Clock,
-        presenter: Presenter,
-        document: Mapping[str, Any],
-        on_reset: Callable[[], None],
+        self, *, tasks: TaskService, journal: Journal, presenter: Presenter, document: Mapping[str, Any]
     ) -> None:
-        self.store = store
+        self.tasks = tasks
         self.journal = journal
-        self.clock = clock
         self.presenter = presenter
-        self.on_reset = on_reset
         self._spec_json = json.dumps(document, ensure_ascii=False).encode()
         self._spec_yaml = yaml.dump(dict(document), Dumper=SAFE_DUMPER, sort_keys=False, allow_unicode=True).encode()
 
-    def routes(self) -> list[BaseRoute]:
-        return [
-            Mount(
-                ADMIN_PREFIX,
-                routes=[
-                    Route("/health", self.health, methods=["GET"]),
-                    Route("/reset", self.reset, methods=["POST"]),
-                    Route("/clock", self.clock_now, methods=["GET"]),
-                    Route("/clock/advance", self.advance, methods=["POST"]),
-                    Route("/requests", self.requests, methods=["GET"]),
-                    Route("/requests", self.clear_requests, methods=["DELETE"]),
-                    Route("/tasks", self.tasks, methods=["GET"]),
-                    Route("/tasks/{task_id}", self.task, methods=["GET"]),
-                    Route("/openapi.json", self.spec_json, methods=["GET"]),
-                    Route("/openapi.yaml", self.spec_yaml, methods=["GET"]),
-                ],
-            )
+    def routes(self) -> list[Route]:
+        """Every admin route, under :data:`ADMIN_PREFIX`; each ``GET`` answers ``HEAD`` too."""
+        table: list[tuple[str, str, Callable[[Call], Any]]] = [
+            ("GET", "/health", self.health),
+            ("POST", "/reset", self.reset),
+            ("GET", "/clock", self.clock_now),
+            ("POST", "/clock/advance", self.advance),
+            ("GET", "/requests", self.requests),
+            ("DELETE", "/requests", self.clear_requests),
+            ("GET", "/tasks", self.list_tasks),
+            ("GET", "/tasks/{task_id}", self.task),
+            ("GET", "/openapi.json", self.spec_json),
+            ("GET", "/openapi.yaml", self.spec_yaml),
         ]
+        return [Route(method, ADMIN_PREFIX + path, handler, head=method == "GET") for method, path, handler in table]
 
-    async def health(self, request: Request) -> Response:
-        return JSONResponse(
-            {"status": "ok", "tasks": len(self.store), "requests": self.journal.total, "worker": os.getpid()}
-        )
+    async def health(self, call: Call) -> Reply:
+        return _json({"status": "ok", "tasks": len(self.tasks), "requests": self.journal.total, "worker": os.getpid()})
 
-    async def reset(self, request: Request) -> Response:
-        self.store.clear()
+    async def reset(self, call: Call) -> Reply:
+        self.tasks.reset()
         self.journal.clear()
-        self.clock.reset()
-        self.on_reset()
-        return JSONResponse({"reset": True, **self._clock_body()})
+        return _json({"reset": True, **self._clock_body()})
 
-    async def clock_now(self, request: Request) -> Response:
-        return JSONResponse(self._clock_body())
+    async def clock_now(self, call: Call) -> Reply:
+        return _json(self._clock_body())
 
-    async def advance(self, request: Request) -> Response:
+    async def advance(self, call: Call) -> Reply:
         usage = f'Send {{"seconds": <number from 0 to {MAX_ADVANCE_SECONDS:.0f}>}}'
         try:
-            declared = request.headers.get("content-length", "")
-            payload = parse_json(await read_limited(request.receive, MAX_ADMIN_BODY, declared))
+            declared = next((v.decode("latin-1") for k, v in call.scope["headers"] if k == b"content-length"), "")
+            payload = parse_json(await read_limited(call.receive, MAX_ADMIN_BODY, declared))
         except (MalformedBody, BodyTooLarge) as exc:
             raise ApiError(400, f"{exc}. {usage}") from None
         seconds = payload.get("seconds") if isinstance(payload, dict) else None
         if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not 0 <= seconds <= MAX_ADVANCE_SECONDS:
             raise ApiError(400, usage)  # the comparison refuses NaN and huge integers before any float conversion
         try:
-            self.clock.advance(float(seconds))
+            self.tasks.clock.advance(float(seconds))
         except ValueError as exc:
             raise ApiError(400, str(exc)) from None
-        return JSONResponse(self._clock_body())
+        return _json(self._clock_body())
 
-    async def requests(self, request: Request) -> Response:
-        limit = _limit(request, default=None)
+    async def requests(self, call: Call) -> Reply:
+        limit = _limit(call, default=None)
         entries = [entry.as_dict() for entry in self.journal.entries(limit)]
-        return JSONResponse({"requests": entries, "total": self.journal.total, "dropped": self.journal.dropped})
+        return _json({"requests": entries, "total": self.journal.total, "dropped": self.journal.dropped})
 
-    async def clear_requests(self, request: Request) -> Response:
+    async def clear_requests(self, call: Call) -> Reply:
         self.journal.clear()
-        return JSONResponse({"requests": [], "total": 0, "dropped": 0})
+        return _json({"requests": [], "total": 0, "dropped": 0})
 
-    async def tasks(self, request: Request) -> Response:
-        limit = _limit(request, default=DEFAULT_LIMIT) or 0
-        tasks = list(self.store)[-limit:] if limit else []
-        return JSONResponse({"tasks": [self._describe(task) for task in tasks], "stored": len(self.store)})
+    async def list_tasks(self, call: Call) -> Reply:
+        tasks = self.tasks.recent(_limit(call, default=DEFAULT_LIMIT) or 0)
+        return _json({"tasks": [self._describe(task) for task in tasks], "stored": len(self.tasks)})
 
-    async def task(self, request: Request) -> Response:
-        task = self.store.get(request.path_params["task_id"].lower())
+    async def task(self, call: Call) -> Reply:
+        task = self.tasks.find(call.params["task_id"])
         if task is None:
             raise ApiError(404, "No such task")
-        return JSONResponse(self._describe(task))
+        return _json(self._describe(task))
 
-    async def spec_json(self, request: Request) -> Response:
-        return Response(self._spec_json, media_type="application/json")
+    async def spec_json(self, call: Call) -> Reply:
+        return Reply(200, self._spec_json)
 
-    async def spec_yaml(self, request: Request) -> Response:
-        return Response(self._spec_yaml, media_type="application/yaml")
+    async def spec_yaml(self, call: Call) -> Reply:
+        return Reply(200, self._spec_yaml, content_type=_YAML)
 
     def _clock_body(self) -> dict[str, Any]:
-        return {"now": timestamp(self.clock.now(), "micro"), "offset_seconds": self.clock.offset}
+        clock = self.tasks.clock
+        return {"now": timestamp(clock.now(), "micro"), "offset_seconds": clock.offset}
 
     def _describe(self, task: Task) -> dict[str, Any]:
-        state = self.store.settle(task, state_at(task, self.clock.now()))
+        state = self.tasks.read(task)
+        body = self.presenter.result(task, state, "")
         return {
-            "task_info": self.presenter.result(task, state, "")["task_info"],
+            "task_info": body["task_info"],
             "phase": state.phase.value,
             "queue_seconds": task.queue_seconds,
-            "run_seconds": None if math.isinf(task.run_seconds) else task.run_seconds,
+            "run_seconds": None if task.run_seconds == float("inf") else task.run_seconds,
             "video_seconds": task.video_seconds,
             "failure": None
             if task.failure is None
             else {"code": task.failure.code, "stage": task.failure.stage.value, "title": task.failure.title},
+            # For drift and for people: when the task enters each phase, and where it stands now.
+            "timeline": self.tasks.timeline(task),
+            "age_seconds": self.tasks.age(task),
+            "videos": body.get("videos", []),
         }
 
 
-def _limit(request: Request, default: int | None) -> int | None:
-    raw = request.query_params.get("limit")
+def _json(content: Any) -> Reply:
+    # As Starlette's JSONResponse writes it, so that every admin answer reads the same as before.
+    return Reply(200, json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode())
+
+
+def _limit(call: Call, default: int | None) -> int | None:
+    raw = QueryParams(call.scope.get("query_string", b"")).get("limit")
     if raw is None:
         return default
     if not (raw.isascii() and raw.isdigit()) or len(raw) > 9:

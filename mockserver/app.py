@@ -4,49 +4,41 @@ from __future__ import annotations
 
 import copy
 import gc
-import logging
 import os
-from http import HTTPStatus
-from typing import Any
 
 from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
-from starlette.requests import Request
-from starlette.responses import Response
 from starlette.types import ASGIApp
 
-from mockserver.admin import AdminApi
+from mockserver.admin import ADMIN_PREFIX, AdminApi
 from mockserver.clock import Clock, SystemClock
 from mockserver.contract import Contract, FormatCheck
-from mockserver.errors import ApiError, ErrorCatalog, internal_error
-from mockserver.fastlane import Lanes
+from mockserver.errors import ErrorCatalog
+from mockserver.frontdoor import FrontDoor, Routes
 from mockserver.journal import Journal
-from mockserver.middleware import TraceJournalMiddleware
-from mockserver.payloads import Presenter
-from mockserver.routes import CREATE, Dependencies, GenerationApi
-from mockserver.scenarios import REJECT_STATUSES, SUCCEED, FailureReason, ScenarioError, ScenarioParser
+from mockserver.presenter import Presenter
+from mockserver.routes import CREATE, REJECTIONS, RETRYING_STATUS, Dependencies, GenerationApi
+from mockserver.scenarios import SUCCEED, FailureReason, ScenarioError, ScenarioParser
 from mockserver.settings import Settings, SettingsError, ShotField
 from mockserver.state_file import SharedClock, StateFile, StateJournal, StateStore
 from mockserver.store import MemoryStore, TaskStore
+from mockserver.task_service import TaskService
 from mockserver.tasks import INITIAL, TRANSITIONS, Phase
 from sparkspec.image_rules import PLAIN_URL, ImageRejected, ImageRules, is_valid_image
 from sparkspec.openapi import ApiSpec, Lifecycle, SpecError
 
-log = logging.getLogger("mockserver")
-
 
 class MockApp(Starlette):
-    """Starlette, with the trace-and-journal layer outside even its error handling; that layer also
-    answers the API's operations through their fast lanes."""
+    """A Starlette app whose every HTTP request goes through the front door (Starlette's own router
+    is left only the lifespan)."""
 
-    def __init__(self, *, journal: Journal, clock: Clock, lanes: Lanes, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def __init__(self, *, routes: Routes, journal: Journal, clock: Clock) -> None:
+        super().__init__()
+        self._routes = routes
         self._journal = journal
         self._clock = clock
-        self._lanes = lanes
 
     def build_middleware_stack(self) -> ASGIApp:
-        return TraceJournalMiddleware(super().build_middleware_stack(), self._journal, self._clock, self._lanes)
+        return FrontDoor(self._routes, self._journal, self._clock, unjournaled_prefix=ADMIN_PREFIX, other=self.router)
 
 
 def create_app(
@@ -76,7 +68,8 @@ def create_app(
     """
     settings = settings or Settings()
     spec = _honouring(spec or ApiSpec.load(), settings.shot_field)
-    contract = Contract(spec, _spec_formats(spec, check_integrity=settings.image_checks == "full"))
+    formats = _spec_formats(spec, check_integrity=settings.image_checks == "full")
+    contract = Contract(spec, formats, nulls_absent=settings.nulls == "absent")
     errors = ErrorCatalog(spec)
     journal: Journal
     if settings.state_file is not None:
@@ -96,52 +89,36 @@ def create_app(
         raise SettingsError(f"vocabulary must be one of {known} (from the spec); got {settings.vocabulary!r}")
     presenter = Presenter(lifecycle.vocabularies[settings.vocabulary], settings.error_placement, settings.timestamps)
 
-    scenarios = ScenarioParser({e.code: FailureReason(e.title, e.description) for e in spec.task_error_codes})
+    failure_codes = {e.code: FailureReason(e.title, e.description) for e in spec.task_error_codes}
+    scenarios = ScenarioParser(failure_codes, tuple(REJECTIONS), RETRYING_STATUS)
     try:
         default_scenario = scenarios.parse(settings.scenario) if settings.scenario else SUCCEED
     except ScenarioError as exc:
         raise SettingsError(f"scenario: {exc}") from None
-    undocumented = [s for s in REJECT_STATUSES if not errors.is_documented(CREATE, s)]
+    undocumented = [s for s in REJECTIONS if not errors.is_documented(CREATE, s)]
     if undocumented:
         raise SpecError(f"{CREATE} must document {undocumented}, which scenarios can make it answer")
+    tasks = TaskService(store, clock, speed=settings.speed, seed=settings.seed)
     api = GenerationApi(
         Dependencies(
             settings=settings,
             spec=spec,
             contract=contract,
             errors=errors,
-            store=store,
-            clock=clock,
+            tasks=tasks,
             presenter=presenter,
             scenarios=scenarios,
             default_scenario=default_scenario,
         )
     )
-    admin = AdminApi(
-        store=store,
-        journal=journal,
-        clock=clock,
-        presenter=presenter,
-        document=contract.openapi_document,
-        on_reset=api.reset_ids,
-    )
-    app = MockApp(
-        journal=journal,
-        clock=clock,
-        lanes=Lanes(api.lanes()),
-        routes=[*api.routes(), *admin.routes()],
-        exception_handlers={
-            ApiError: _api_error,
-            HTTPException: _http_error,
-            Exception: _internal_error,
-        },
-    )
-    app.router.redirect_slashes = False  # a 307 to the path without the slash is not in the spec
+    admin = AdminApi(tasks=tasks, journal=journal, presenter=presenter, document=contract.openapi_document)
+    app = MockApp(routes=Routes([*api.routes(), *admin.routes()]), journal=journal, clock=clock)
     app.state.settings = settings
     app.state.spec = spec
     app.state.store = store
     app.state.journal = journal
     app.state.clock = clock
+    app.state.tasks = tasks
     return app
 
 
@@ -211,28 +188,3 @@ def settle_heap() -> None:
     objects again, while the journal's and the store's turnover set off one every few thousand
     requests: a pause of milliseconds, felt in the p99. For the process that serves, not for tests."""
     gc.freeze()
-
-
-async def _api_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ApiError)
-    return exc.response()
-
-
-async def _http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    headers = dict(exc.headers or {})
-    if exc.status_code == 404:
-        detail = f"No route for {request.method} {request.url.path[:200]}"
-    elif exc.status_code == 405:
-        # Starlette keeps a route's methods in a set: sort them, so the header is the same every run.
-        allowed = ", ".join(sorted(m.strip() for m in headers.get("Allow", "").split(",") if m.strip()))
-        headers["Allow"] = allowed
-        detail = f"Method {request.method} is not allowed here; allowed methods are {allowed}"
-    else:
-        detail = exc.detail or HTTPStatus(exc.status_code).phrase
-    return ApiError(exc.status_code, detail, headers=headers).response()
-
-
-async def _internal_error(request: Request, exc: Exception) -> Response:
-    log.exception("unhandled error in the mock", exc_info=exc)
-    return internal_error().response()

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Protocol
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Literal, Protocol
+
+TimestampStyle = Literal["seconds", "micro"]
 
 
 class Clock(Protocol):
@@ -40,7 +44,7 @@ class SystemClock:
         return self._origin_wall + (time.monotonic() - self._origin_mono) + self._offset
 
     def advance(self, seconds: float) -> None:
-        _check_forward(seconds, self.now())
+        check_advance(seconds, self.now())
         with self._lock:
             self._offset += seconds
 
@@ -64,7 +68,7 @@ class ManualClock:
         return self._now
 
     def advance(self, seconds: float) -> None:
-        _check_forward(seconds, self._now)
+        check_advance(seconds, self._now)
         self._now += seconds
 
     def reset(self) -> None:
@@ -79,8 +83,22 @@ class ManualClock:
 LATEST = 253_402_300_000.0  # 9999-12-31T23:06:40Z
 
 
-def _check_forward(seconds: float, now: float) -> None:
+def check_advance(seconds: float, now: float) -> None:
+    """The rule every clock keeps: forwards only, and not past the year 9999 (ValueError otherwise)."""
     if not seconds >= 0:  # also refuses NaN
         raise ValueError(f"a clock only moves forwards; cannot advance by {seconds}")
     if now + seconds > LATEST:
         raise ValueError("the clock cannot go past the year 9999")
+
+
+def timestamp(seconds: float, style: TimestampStyle) -> str:
+    """ISO 8601 in UTC: ``2025-09-16T10:00:00Z`` (docs) or ``2025-09-16T10:00:00.123456+00:00`` (captured)."""
+    if style == "micro":
+        return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="microseconds")
+    return _whole_seconds(int(seconds))
+
+
+@lru_cache(maxsize=4096)
+def _whole_seconds(seconds: int) -> str:
+    # Tasks created in the same second share their timestamps: format each second once.
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))

@@ -1,8 +1,8 @@
 """The contract adapter: request validation driven by the spec, through openapi-core.
 
 openapi-core builds a JSON Schema validator for every schema it touches on every request
-(codebase-style.md §4.1, pitfall 1). Here each validator is built once, from the ``OpenAPI``
-object, when the app starts, and reused. Validation errors become :class:`Violation` objects
+(its 0.23 release, at least). Here each validator is built once, from the ``OpenAPI``
+object, when the app starts, and reused. Validation errors become :class:`RequestProblem` objects
 whose messages name the field and the rule, using the limits as the spec states them.
 
 Formats that the spec defines itself (such as ``image-url-or-base64``) are registered on those
@@ -12,13 +12,12 @@ Each validator openapi-core builds gets an accelerator: jsonschema-rs, compiled 
 with the very same format functions, answers "is this valid?" in microseconds, and only an invalid
 request is walked by the Python validator, to say what is wrong. The verdict is the same either way
 (tests/test_accelerated_validation.py checks that over generated requests); Python's jsonschema alone
-would cap the mock near 4,000 creates a second.
+would make validation most of a create's cost.
 """
 
 from __future__ import annotations
 
 import copy
-import json
 import traceback
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -31,10 +30,12 @@ from jsonschema.exceptions import ValidationError
 from openapi_core import OpenAPI
 from openapi_core.validation.schemas import oas31_schema_validators_factory
 
+from mockserver.bodies import parse_json
+from mockserver.problems import RequestProblem, describe
 from sparkspec.openapi import ApiSpec
 
 MAX_REPORTED = 10
-# rfc3986-validator's regex needs seconds for a string of megabytes (4.5 s for 14 MB). Longer
+# rfc3986-validator's regex needs seconds for a string of megabytes. Longer
 # strings fail the `uri` format without being scanned; the spec's maxLength for URLs is far below.
 URI_SCAN_LIMIT = 64 * 1024
 
@@ -45,8 +46,8 @@ class FormatCheck:
 
     ``shortcut``, if given, is a regular expression that only strings of the format match whole
     (a sufficient condition, not a necessary one): jsonschema-rs tries it first, natively, and calls
-    ``check`` only for the strings it does not match. An image URL costs a create ~10 % of its
-    throughput when Python is called to check it.
+    ``check`` only for the strings it does not match: a call into Python for every image URL would
+    cost every create.
     """
 
     check: Callable[[object], bool]
@@ -55,18 +56,28 @@ class FormatCheck:
 
 
 @dataclass(frozen=True, slots=True)
-class Violation:
-    """One broken rule: the field (a dotted path, or ``body``), the JSON Schema keyword, and a message."""
+class Admission:
+    """A request body as the contract read it.
 
-    field: str
-    rule: str
-    message: str
+    Attributes:
+        body: The JSON as sent.
+        read: The same, as the schema reads it (without the nulls read as absent).
+        fields: ``read`` with the spec's defaults filled in; ``None`` when the body broke a rule.
+        problems: The rules it broke (at most ten), in field order.
+    """
+
+    body: Any
+    read: Any
+    fields: dict[str, Any] | None
+    problems: list[RequestProblem]
 
 
 class Contract:
     """Validators for the requests of every operation in the spec, built once."""
 
-    def __init__(self, spec: ApiSpec, formats: Mapping[str, FormatCheck] | None = None) -> None:
+    def __init__(
+        self, spec: ApiSpec, formats: Mapping[str, FormatCheck] | None = None, *, nulls_absent: bool = False
+    ) -> None:
         self.spec = spec
         self._formats = dict(formats or {})
         self.openapi_document = spec.localized("/")
@@ -90,25 +101,37 @@ class Contract:
                 where = f"{pointer}/parameters/{index}/schema"
                 self._parameters[(op.operation_id, parameter["name"])] = self._validator(root, schema, where)
         self._defaults = {op_id: spec.request_defaults(op_id) for op_id in self._bodies}
+        # nulls_absent: a null is read as an absent field, except in the fields a body requires.
+        self._keep_nulls: dict[str, frozenset[str]] | None = None
+        if nulls_absent:
+            self._keep_nulls = {op: frozenset(spec.request_schema(op).get("required", ())) for op in self._bodies}
 
-    def body_violations(self, operation_id: str, body: Any) -> list[Violation]:
+    def admit(self, operation_id: str, raw: bytes) -> Admission:
+        """Read a request body as the operation's schema does: parse it, check it, and fill in the spec's
+        defaults. :class:`~mockserver.bodies.MalformedBody` if it is not JSON at all."""
+        body = parse_json(raw)
+        read = body
+        if self._keep_nulls is not None and isinstance(body, dict):
+            keep = self._keep_nulls[operation_id]
+            read = {name: value for name, value in body.items() if value is not None or name in keep}
+        problems = self.body_problems(operation_id, read)
+        fields = None if problems else {**self._defaults[operation_id], **read}
+        return Admission(body, read, fields, problems)
+
+    def body_problems(self, operation_id: str, body: Any) -> list[RequestProblem]:
         """Every way ``body`` breaks the operation's request schema (at most ten), in field order."""
         validator = self._bodies[operation_id].validator
         if validator.is_valid(body):  # the common case, answered by jsonschema-rs alone
             return []
         errors = validator.python.iter_errors(body)
         found = [error for error, _ in zip(errors, range(MAX_REPORTED), strict=False)]
-        violations = [describe(error) for error in found]
+        problems = [describe(error) for error in found]
         for error in found:
             _release(error)
         # A value of the wrong type breaks every other rule of its field too; the type says it all.
-        mistyped = {v.field for v in violations if v.rule == "type"}
-        violations = [v for v in violations if v.rule == "type" or v.field not in mistyped]
-        return sorted(violations, key=lambda v: (v.field, v.rule))
-
-    def with_defaults(self, operation_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        """``body`` with the spec's ``default`` filled in for each absent top-level field."""
-        return {**self._defaults[operation_id], **body}
+        mistyped = {p.field for p in problems if p.rule == "type"}
+        problems = [p for p in problems if p.rule == "type" or p.field not in mistyped]
+        return sorted(problems, key=lambda p: (p.field, p.rule))
 
     def parameter_is_valid(self, operation_id: str, name: str, value: Any) -> bool:
         return bool(self._parameters[(operation_id, name)].validator.is_valid(value))
@@ -205,91 +228,3 @@ def _bounded_uri(checker: FormatChecker) -> Callable[[Any], bool]:
         return bool(scan(value))
 
     return check
-
-
-_JSON_TYPES = {dict: "object", list: "array", str: "string", bool: "boolean", int: "integer", float: "number"}
-
-
-def describe(error: ValidationError) -> Violation:
-    """A readable message for one JSON Schema error. It never echoes more than a snippet of the value."""
-    field = _field(error.absolute_path)
-    rule = str(error.validator)
-    limit: Any = error.validator_value
-    value: Any = error.instance
-    if rule == "required":
-        missing = [name for name in limit if isinstance(value, dict) and name not in value]
-        field = _field([*error.absolute_path, missing[0]]) if missing else field
-        return Violation(field, rule, f"{field}: is required")
-    messages = {
-        "maxLength": lambda: f"must be at most {limit} characters (got {_length(value)})",
-        "minLength": lambda: f"must be at least {limit} characters (got {_length(value)})",
-        "maximum": lambda: f"must be at most {limit} (got {_show(value)})",
-        "minimum": lambda: f"must be at least {limit} (got {_show(value)})",
-        "exclusiveMaximum": lambda: f"must be less than {limit} (got {_show(value)})",
-        "exclusiveMinimum": lambda: f"must be greater than {limit} (got {_show(value)})",
-        "enum": lambda: f"must be one of {', '.join(_show(v) for v in limit)} (got {_show(value)})",
-        "const": lambda: f"must be {_show(limit)} (got {_show(value)})",
-        "type": lambda: f"must be {_types(limit)} (got {_type_of(value)})",
-        "format": lambda: f"must be a valid {limit} (got {_show(value)})",
-        "pattern": lambda: f"must match the pattern {limit} (got {_show(value)})",
-        "anyOf": lambda: f"must be {_alternatives(error)} (got {_show(value)})",
-        "oneOf": lambda: f"must be {_alternatives(error)} (got {_show(value)})",
-        "additionalProperties": lambda: f"has unexpected fields ({', '.join(_extra(value, error))})",
-    }
-    explain = messages.get(rule)
-    if rule == "format" and error.cause is not None:
-        text = _snippet(str(error.cause), 300)  # a format of the spec's own, saying why
-    else:
-        text = explain() if explain else _snippet(error.message, 200)
-    return Violation(field, rule, f"{field}: {text}")
-
-
-def _field(path: Iterable[Any]) -> str:
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "body"
-
-
-def _length(value: Any) -> str:
-    return f"{len(value)}" if isinstance(value, str) else _show(value)
-
-
-def _type_of(value: Any) -> str:
-    return "null" if value is None else _JSON_TYPES.get(type(value), type(value).__name__)
-
-
-def _types(limit: Any) -> str:
-    names = [limit] if isinstance(limit, str) else list(limit)
-    return " or ".join("a JSON object" if n == "object" else n for n in names)
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, str):
-        shown = json.dumps(_snippet(value, 40), ensure_ascii=False)
-        return shown + (f" ({len(value)} characters)" if len(value) > 40 else "")
-    try:
-        text = json.dumps(value, ensure_ascii=False)
-    except (TypeError, ValueError):
-        text = repr(value)
-    return _snippet(text, 60)
-
-
-def _snippet(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _alternatives(error: ValidationError) -> str:
-    titles: list[str] = []
-    for branch in error.context or ():
-        title = branch.schema.get("title") if isinstance(branch.schema, Mapping) else None
-        if title and str(title) not in titles:
-            titles.append(str(title))
-    if not titles:
-        return "one of the accepted forms"
-    return titles[0] if len(titles) == 1 else ", ".join(titles[:-1]) + " or " + titles[-1]
-
-
-def _extra(value: Any, error: ValidationError) -> list[str]:
-    allowed = error.schema.get("properties", {}) if isinstance(error.schema, Mapping) else {}
-    return sorted(str(k) for k in value if k not in allowed)[:5] if isinstance(value, dict) else []

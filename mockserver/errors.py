@@ -10,15 +10,13 @@ import json
 from collections.abc import Mapping
 from http import HTTPStatus
 
-from starlette.responses import Response
-
 from sparkspec.openapi import ApiSpec, SpecError
 
 _TITLES = {400: "Invalid Request", 413: "Payload Too Large"}
 
 
 class ApiError(Exception):
-    """An error answer. Raise it anywhere below a route; the app turns it into a response."""
+    """An error answer. Raise it anywhere below a route; the front door answers it."""
 
     def __init__(
         self, status: int, detail: str, *, error_code: int | None = None, headers: Mapping[str, str] | None = None
@@ -37,9 +35,6 @@ class ApiError(Exception):
         """The JSON body: ``{"error_code", "title", "detail"}``."""
         fields = {"error_code": self.error_code, "title": self.title, "detail": self.detail}
         return json.dumps(fields, ensure_ascii=False, separators=(",", ":")).encode()
-
-    def response(self) -> Response:
-        return Response(self.body(), status_code=self.status, headers=self.headers, media_type="application/json")
 
 
 def internal_error() -> ApiError:

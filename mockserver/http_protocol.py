@@ -4,12 +4,11 @@ uvicorn writes a response's status line and headers as soon as the app sends
 ``http.response.start``, and the body when it sends ``http.response.body``; uvloop sends each
 write at once. For an answer as small as a 202 that is two system calls where one would do, and on
 loopback, where the mock's clients are, each write also does the receiver's work and wakes the
-receiver, in the sender's time: about 30 % of the CPU time of a create was the kernel's.
+receiver, in the sender's time: much of the CPU time of a create was the kernel's.
 :class:`CoalescingTransport` holds a connection's writes until the end of the event-loop turn (as
 Netty's ``FlushConsolidationHandler`` does) and sends them as one: one system call per response,
 and the responses of a turn leave one after the other, while their clients are still awake, rather
-than one per wake-up. Measured alone on one core: the kernel's time per create halves (from about
-20 to 10 microseconds), and throughput rises by about a third. Held bytes also go out when the
+than one per wake-up (benchmarks/results.md has what that changed). Held bytes also go out when the
 connection closes, when the client ends its stream, or once 64 KiB are held. The order of the
 bytes, flow control and closing stay uvicorn's.
 """
@@ -28,11 +27,11 @@ IMPORT_PATH = "mockserver.http_protocol:CoalescingHttpToolsProtocol"
 #: How uvicorn serves the mock, whatever the settings (the benchmark's floor is served the same way).
 SERVER_OPTIONS: dict[str, object] = {
     # X-Forwarded-* would only change the video links' base, which --public-url sets; reading them
-    # costs ~5 % of a create. The live API does not say `server: uvicorn` either.
+    # costs a share of every create. The live API does not say `server: uvicorn` either.
     "proxy_headers": False,
     "server_header": False,
     "http": IMPORT_PATH,  # one system call per response, not two
-    "ws": "none",  # the API has no WebSocket; not loading uvicorn's takes ~15 ms off the start
+    "ws": "none",  # the API has no WebSocket; not loading uvicorn's shortens the start
 }
 #: Held bytes go out at once past this size, so that a producer that never yields stays bounded
 #: (uvicorn's flow control only sees what reached the real transport).
@@ -107,7 +106,7 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
         super().connection_made(CoalescingTransport(transport, self.loop))  # type: ignore[arg-type]
 
     # A complete response is not flushed at once on purpose: sending it synchronously, with the next
-    # one ~60 microseconds later, wakes its client each time and loses most of the gain (make pair).
+    # one a little later, wakes its client each time and loses most of the gain.
 
     def eof_received(self) -> None:
         # The transport closes itself when this returns: what the app wrote must be out by then.

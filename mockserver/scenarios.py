@@ -1,6 +1,7 @@
 """Scenarios: what a create asks the mock to do, through the ``X-Mock-Scenario`` header.
 
-Grammar: ``;``-separated items, each ``key=value`` or a bare word, case-insensitive::
+Grammar: ``;``-separated items, each ``key=value`` or a bare word, case-insensitive (the statuses a
+create can be made to answer, and which of them takes a retry delay, are the HTTP layer's to say)::
 
     succeed                         the default: the task runs and succeeds
     fail=3001                       the task fails with a documented code, while running
@@ -14,13 +15,11 @@ Anything else is refused with a message that says what is allowed, never silentl
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from mockserver.tasks import Failure, Phase
 
-HEADER = "X-Mock-Scenario"
-REJECT_STATUSES = (402, 429, 500)
 DEFAULT_RETRY_AFTER = 5
 MAX_RETRY_AFTER = 3600
 
@@ -51,16 +50,28 @@ class FailureReason:
 
 
 class ScenarioParser:
-    """Parses scenario texts against the error codes the spec documents."""
+    """Parses scenario texts against the error codes the spec documents.
 
-    def __init__(self, failure_codes: Mapping[int, FailureReason]) -> None:
+    Args:
+        failure_codes: The documented task error codes, each with its reason.
+        reject_statuses: The statuses ``status=`` may name.
+        retrying_status: The one of them that takes ``retry-after``.
+    """
+
+    def __init__(
+        self, failure_codes: Mapping[int, FailureReason], reject_statuses: Sequence[int], retrying_status: int
+    ) -> None:
         if not failure_codes:
             raise ValueError("the spec documents no task error codes")
+        if retrying_status not in reject_statuses:
+            raise ValueError(f"the retrying status {retrying_status} must be one of {reject_statuses}")
         self.failure_codes = dict(failure_codes)
+        self.reject_statuses = tuple(reject_statuses)
+        self.retrying_status = retrying_status
         self._usage = (
             f"expected 'succeed', 'stall', 'fail=<code>[; stage=queued|running]' with a code in "
             f"{', '.join(map(str, sorted(self.failure_codes)))}, or "
-            f"'status=<{'|'.join(map(str, REJECT_STATUSES))}>[; retry-after=<seconds>]'"
+            f"'status=<{'|'.join(map(str, self.reject_statuses))}>[; retry-after=<seconds>]'"
         )
 
     def parse(self, text: str) -> Scenario:
@@ -85,8 +96,8 @@ class ScenarioParser:
                 raise self._error(text, f"'{flag}' takes no value")
         if "stage" in items and "fail" not in items:
             raise self._error(text, "'stage' only goes with 'fail'")
-        if "retry-after" in items and items.get("status") != "429":
-            raise self._error(text, "'retry-after' only goes with 'status=429'")
+        if "retry-after" in items and items.get("status") != str(self.retrying_status):
+            raise self._error(text, f"'retry-after' only goes with 'status={self.retrying_status}'")
         outcomes = [k for k in ("succeed", "stall", "fail", "status") if k in items]
         if len(outcomes) != 1:
             raise self._error(text, "it must name exactly one of succeed, stall, fail or status")
@@ -97,10 +108,10 @@ class ScenarioParser:
             return Scenario(failure=self._failure(text, items["fail"], items.get("stage")))
         if "status" in items:
             status = _integer(items["status"])
-            if status not in REJECT_STATUSES:
-                raise self._error(text, f"status must be one of {', '.join(map(str, REJECT_STATUSES))}")
+            if status not in self.reject_statuses:
+                raise self._error(text, f"status must be one of {', '.join(map(str, self.reject_statuses))}")
             retry_after = None
-            if status == 429:
+            if status == self.retrying_status:
                 raw_retry = items.get("retry-after")
                 retry_after = DEFAULT_RETRY_AFTER if raw_retry is None else _integer(raw_retry)
                 if retry_after is None or not 0 <= retry_after <= MAX_RETRY_AFTER:
@@ -125,7 +136,7 @@ class ScenarioParser:
 
     def _error(self, text: str, why: str) -> ScenarioError:
         shown = text if len(text) <= 80 else text[:77] + "..."
-        return ScenarioError(f"{HEADER}: cannot use {shown!r}: {why}; {self._usage}")
+        return ScenarioError(f"cannot use {shown!r}: {why}; {self._usage}")
 
 
 def _integer(raw: str | None) -> int | None:

@@ -9,9 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args
 
+from mockserver.clock import TimestampStyle
+
 Vocabulary = str  # a key of x-task-lifecycle.vocabularies in the spec; checked against it in create_app
 ErrorPlacement = Literal["task_info", "top_level"]
-TimestampStyle = Literal["seconds", "micro"]
 # Readings where the docs are silent or disagree; each default is the reading the mock has always had.
 NullReading = Literal["refuse", "absent"]
 ShotField = Literal["both", "shot_type", "multi_shots"]

@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from mockserver.clock import check_advance
 from mockserver.journal import Journal, JournalEntry, Visit
 from mockserver.tasks import Failure, Phase, Task, TaskState
 
@@ -155,9 +156,7 @@ class SharedClock:
         return time.time() + self.offset
 
     def advance(self, seconds: float) -> None:
-        from mockserver.clock import _check_forward  # the same rule as every clock
-
-        _check_forward(seconds, self.now())
+        check_advance(seconds, self.now())
         self.state.set_meta("clock_offset", self.offset + seconds)
 
     def reset(self) -> None:

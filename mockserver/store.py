@@ -37,8 +37,8 @@ class MemoryStore:
     oldest one's slot: the ids in a list, the timeline as packed numbers, and a dict from id to
     slot. A task as a tuple would be five objects in as many places in memory, and once the store
     is full, forgetting the oldest task touches memory long gone from the CPU's caches. In columns
-    a task is one string and a few packed numbers: 100,000 tasks take about 24 MB beyond the idle
-    process instead of 39 MB, and a full store no longer slows creates down (it cost them ~6 %).
+    a task is one string and a few packed numbers: less memory per task, and a full store no longer
+    slows creates down (benchmarks/results.md has the figures).
     """
 
     def __init__(self, capacity: int) -> None:

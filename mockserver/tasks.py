@@ -142,5 +142,5 @@ def plan_task(
         run *= FAIL_AT_FRACTION
     if stall:
         run = math.inf
-    # Positional: a named tuple made from keywords costs twice as much, and one is made per create.
+    # Positional: a named tuple made from keywords costs more, and one is made per create.
     return Task(task_id, created_at, queue / speed, run / speed, failure, video_seconds)

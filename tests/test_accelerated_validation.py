@@ -120,11 +120,11 @@ def test_the_shortcut_spares_python_the_plain_urls() -> None:
 
     contract = Contract(SPEC, {name: FormatCheck(counted, check.raises, shortcut=check.shortcut)})
     assert check.shortcut == PLAIN_URL
-    assert contract.body_violations(CREATE, {"prompt": "p", "image": "https://example.com/a.png"}) == []
+    assert contract.body_problems(CREATE, {"prompt": "p", "image": "https://example.com/a.png"}) == []
     assert seen == []
-    assert contract.body_violations(CREATE, {"prompt": "p", "image": "https://user@example.com/a.png"}) == []
+    assert contract.body_problems(CREATE, {"prompt": "p", "image": "https://user@example.com/a.png"}) == []
     assert seen == ["https://user@example.com/a.png"]
-    assert contract.body_violations(CREATE, {"prompt": "p", "image": "https://exa mple.com/a.png"}) != []
+    assert contract.body_problems(CREATE, {"prompt": "p", "image": "https://exa mple.com/a.png"}) != []
 
 
 def _request_schema() -> dict[str, Any]:

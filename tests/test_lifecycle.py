@@ -172,7 +172,7 @@ def test_a_task_cannot_fail_from_a_terminal_phase() -> None:
 @pytest.mark.parametrize("placement", ["task_info", "top_level"])
 @pytest.mark.parametrize("style", ["seconds", "micro"])
 def test_the_poll_template_writes_what_json_would(vocabulary: str, placement: Any, style: Any) -> None:
-    from mockserver.payloads import Presenter
+    from mockserver.presenter import Presenter
     from sparkspec.openapi import ApiSpec
 
     words = ApiSpec.load().lifecycle.vocabularies[vocabulary]

@@ -137,7 +137,7 @@ def test_a_bad_default_scenario_fails_at_start() -> None:
 
 def test_the_parser_takes_its_codes_from_the_spec(spec: ApiSpec) -> None:
     with pytest.raises(ValueError, match="no task error codes"):
-        ScenarioParser({})
+        ScenarioParser({}, (402, 429, 500), 429)
     with pytest.raises(ScenarioError):
-        ScenarioParser({1: object()}).parse("fail=3001")  # type: ignore[dict-item]
+        ScenarioParser({1: object()}, (402, 429, 500), 429).parse("fail=3001")  # type: ignore[dict-item]
     assert sorted(e.code for e in spec.task_error_codes) == CODES

@@ -16,7 +16,8 @@ from mockserver.settings import SettingsError
 
 
 def test_the_public_surface_is_small() -> None:
-    assert mockserver.__all__ == ["Settings", "create_app"]
+    """Build the app (with its settings, and a clock tests can move), or run it as a process: no more."""
+    assert mockserver.__all__ == ["ManualClock", "MockProcess", "Settings", "SettingsError", "create_app", "launch"]
 
 
 def test_settings_from_the_environment() -> None:

@@ -6,11 +6,10 @@ import re
 from typing import Any
 
 import pytest
-from starlette.requests import Request
 from starlette.testclient import TestClient
 
 from mockserver import Settings, create_app
-from mockserver.middleware import traceparent
+from mockserver.frontdoor import traceparent
 from tests.conftest import AUTH, CREATE_PATH, VALID_BODY, SpecCheckedClient, create, create_ok, poll_path
 
 TRACEPARENT = re.compile(r"^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
@@ -59,7 +58,7 @@ def test_a_callers_trace_is_continued() -> None:
 
 @pytest.mark.parametrize("extra_headers", [0, 60])
 def test_the_mock_continues_the_trace_a_request_brings(client: SpecCheckedClient, extra_headers: int) -> None:
-    """On the fast lane and through Starlette alike, however many headers come before it."""
+    """For an operation and an unknown path alike, however many headers come before it."""
     incoming = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
     headers = {**{f"x-filler-{i}": "f" for i in range(extra_headers)}, "traceparent": incoming}
     for response in (create(client, None, **headers), client.get("/no/such/path", headers=headers)):
@@ -79,15 +78,16 @@ def test_method_not_allowed_says_which_methods_are(client: SpecCheckedClient) ->
     assert client.head(poll_path("x"), headers=AUTH).status_code == 405  # the spec documents no HEAD
 
 
-def test_a_crash_is_a_500_in_the_api_shape_with_a_traceparent() -> None:
+def test_a_crash_is_a_500_in_the_api_shape_with_a_traceparent(monkeypatch: pytest.MonkeyPatch) -> None:
     app = create_app(Settings())
 
-    async def boom(request: Request) -> Any:
+    def boom(*args: Any) -> Any:
         raise RuntimeError("secret internals")
 
-    app.add_route("/boom", boom)
     with TestClient(app, raise_server_exceptions=False) as client:
-        response = client.get("/boom")
+        task_id = client.post(CREATE_PATH, json=VALID_BODY, headers=AUTH).json()["task_info"]["id"]
+        monkeypatch.setattr(app.state.tasks, "read", boom)
+        response = client.get(poll_path(task_id), headers=AUTH)
     assert response.status_code == 500
     assert TRACEPARENT.match(response.headers["traceparent"])
     body = response.json()

@@ -24,8 +24,7 @@ from contract_tests.live.plan import Probe, build_plan
 from contract_tests.live.reporting import LiveReport, now
 from contract_tests.live.run import LiveRun
 from contract_tests.live.spend import AuditLog, CostModel, SpendBound, SpendGuard, dollars
-from mockserver import Settings
-from mockserver.settings import SettingsError
+from mockserver import Settings, SettingsError
 from sparkspec.openapi import ApiSpec
 from sparkspec.redaction import mask
 

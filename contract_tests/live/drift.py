@@ -20,10 +20,7 @@ from starlette.testclient import TestClient
 
 from contract_tests.live.cassette import final_attempts, sha256_of
 from contract_tests.live.plan import Probe, build_plan, follow_readings
-from mockserver import Settings, create_app
-from mockserver.clock import ManualClock
-from mockserver.payloads import video_path
-from mockserver.tasks import Phase, state_at
+from mockserver import ManualClock, Settings, create_app
 from sparkspec.openapi import ApiSpec
 
 API_HEADERS = ("traceparent", "retry-after", "allow", "www-authenticate")
@@ -158,8 +155,7 @@ def follow_settings(document: dict[str, Any], spec: ApiSpec) -> dict[str, str]:
 def replay(document: dict[str, Any], spec: ApiSpec, settings: Settings, cassette_name: str = "") -> DriftReport:
     """Replay the final attempt of every recorded call against a fresh mock; return the differences."""
     plan = {probe.id: probe for probe in build_plan(spec)}
-    clock = ManualClock()
-    app = create_app(settings, clock=clock, spec=spec)
+    app = create_app(settings, clock=ManualClock(), spec=spec)
     create_path = spec.operation("createGeneration").path
     poll_prefix = spec.operation("getGeneration").path.replace("{task_id}", "")
     phase_of = {w: p for vocab in spec.lifecycle.vocabularies.values() for p, w in vocab.items()}
@@ -213,7 +209,7 @@ def replay(document: dict[str, Any], spec: ApiSpec, settings: Settings, cassette
                 mock_id = ids.get(recorded_id, recorded_id)
                 word = _status_word(recorded["body"])
                 if mock_id in ids.values() and word in phase_of:
-                    _align(app, clock, mock_id, Phase(phase_of[word]))
+                    _align(client, mock_id, phase_of[word])
                 answer = client.get(f"{poll_prefix}{mock_id}", headers=headers)
                 if recorded_id in ids:
                     mock_word = _status_word(_json(answer.content))
@@ -226,7 +222,8 @@ def replay(document: dict[str, Any], spec: ApiSpec, settings: Settings, cassette
                 recorded_id = next((r for r in ids if r in request["path"]), None)
                 if recorded_id is None:
                     continue  # a URL of the target's own that the mock has no counterpart for
-                answer = client.get(video_path(ids[recorded_id]))
+                videos = client.get(f"/__mock/tasks/{ids[recorded_id]}").json().get("videos") or ["/none"]
+                answer = client.get(videos[0])
                 report.differences += _compare_download(
                     call, probe_id, recorded, answer.status_code, dict(answer.headers)
                 )
@@ -263,18 +260,20 @@ def write(report: DriftReport, directory: Path) -> list[Path]:
     return [markdown, machine]
 
 
-def _align(app: Any, clock: ManualClock, task_id: str, phase: Phase) -> None:
-    """Move the clock to the first moment the mock's task is in ``phase`` (or has ended), if that is ahead."""
-    task = app.state.store.get(task_id)
-    if task is None or state_at(task, clock.now()).phase is phase:
+def _align(client: TestClient, task_id: str, phase: str) -> None:
+    """Move the mock's clock, through its admin API, to the first moment its task is in ``phase`` (or
+    has ended, if it never passes through ``phase``), if that moment is still ahead."""
+    described = client.get(f"/__mock/tasks/{task_id}")
+    if described.status_code != 200:
         return
-    started = task.created_at + task.queue_seconds
-    moments = [task.created_at, started, started + task.run_seconds]
-    for moment in moments:
-        if moment >= clock.now() and (state_at(task, moment).phase is phase or moment == moments[-1]):
-            if moment != float("inf") and moment > clock.now():
-                clock.advance(moment - clock.now() + 1e-6)
-            return
+    task = described.json()
+    if task["phase"] == phase:
+        return
+    moments = [moment for moment in task["timeline"].values() if moment is not None]
+    moment = task["timeline"].get(phase)
+    target = moment if moment is not None and moment >= task["age_seconds"] else max(moments)
+    if target > task["age_seconds"]:
+        client.post("/__mock/clock/advance", json={"seconds": target - task["age_seconds"] + 1e-6})
 
 
 def _not_comparable(status: int) -> str:

@@ -3,30 +3,15 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any
 
-from mockserver.settings import ErrorPlacement, TimestampStyle
+from mockserver.clock import TimestampStyle, timestamp
+from mockserver.settings import ErrorPlacement
 from mockserver.tasks import Phase, Task, TaskState
 
 ASSET_PREFIX = "/__mock/assets"
 VIDEO_NAME = "result_00.mp4"
-
-
-def timestamp(seconds: float, style: TimestampStyle) -> str:
-    """ISO 8601 in UTC: ``2025-09-16T10:00:00Z`` (docs) or ``2025-09-16T10:00:00.123456+00:00`` (captured)."""
-    if style == "micro":
-        return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="microseconds")
-    return _whole_seconds(int(seconds))
-
-
-@lru_cache(maxsize=4096)
-def _whole_seconds(seconds: int) -> str:
-    # Tasks created in the same second share their timestamps: format each second once.
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
 
 
 def video_path(task_id: str) -> str:
@@ -66,9 +51,13 @@ class Presenter:
         return (self._created % (task.id, stamp, stamp)).encode()
 
     def result_json(self, task: Task, state: TaskState, base_url: Callable[[], str]) -> bytes:
-        """:meth:`result` as JSON; filled into a template unless the task failed (its error needs escaping)."""
+        """The JSON body of a poll: ``task_info``, plus ``videos`` or the error once the task has ended.
+
+        Filled into a template (every poll gets one), except for a failed task, whose error text
+        needs escaping.
+        """
         if state.phase is Phase.FAILED:
-            return json.dumps(self.result(task, state, base_url()), ensure_ascii=False, separators=(",", ":")).encode()
+            return json.dumps(self._failed(task, state), ensure_ascii=False, separators=(",", ":")).encode()
         info = self._info[state.phase] % (
             task.id,
             timestamp(task.created_at, self.timestamps),
@@ -79,12 +68,19 @@ class Presenter:
         return (info + "}").encode()
 
     def result(self, task: Task, state: TaskState, base_url: str) -> dict[str, Any]:
-        """The body of a poll: ``task_info``, plus ``videos`` or the error once the task has ended."""
-        info = self._task_info(task, state)
+        """:meth:`result_json` as a dict: one rendering of a poll's body, read back."""
+        body: dict[str, Any] = json.loads(self.result_json(task, state, lambda: base_url))
+        return body
+
+    def _failed(self, task: Task, state: TaskState) -> dict[str, Any]:
+        info: dict[str, Any] = {
+            "id": task.id,
+            "status": self.words[state.phase],
+            "created_at": timestamp(task.created_at, self.timestamps),
+            "updated_at": timestamp(state.since, self.timestamps),
+        }
         body: dict[str, Any] = {"task_info": info}
-        if state.phase is Phase.SUCCEEDED:
-            body["videos"] = [base_url.rstrip("/") + video_path(task.id)]
-        elif state.phase is Phase.FAILED and task.failure is not None:
+        if task.failure is not None:
             error = {
                 "code": task.failure.code,
                 "error_code": task.failure.code,
@@ -93,11 +89,3 @@ class Presenter:
             }
             (info if self.error_placement == "task_info" else body)["error"] = error
         return body
-
-    def _task_info(self, task: Task, state: TaskState) -> dict[str, Any]:
-        return {
-            "id": task.id,
-            "status": self.words[state.phase],
-            "created_at": timestamp(task.created_at, self.timestamps),
-            "updated_at": timestamp(state.since, self.timestamps),
-        }

@@ -1,0 +1,240 @@
+"""The front door: every HTTP request comes in here, and only here.
+
+It finds the handler of a request by its method and path (the API's operations, the admin API and
+the video alike), answers ``404`` and ``405`` itself, turns an :class:`~mockserver.errors.ApiError`
+or a crash into an error answer (the one place that does), puts a ``Traceparent`` on every answer
+and records each request in the journal (but those under the admin prefix, so that a test's own
+inspection does not show up in what it inspects).
+
+Every handler has one form: it takes a :class:`Call` and returns a :class:`Reply`, or raises
+:class:`~mockserver.errors.ApiError`. It never sends, so an error can always still be answered.
+No Starlette router, ``Request`` or exception middleware stands in the way: for requests as small
+as a create or a poll, those cost more than the handler itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import re
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from starlette.routing import compile_path
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from mockserver.clock import Clock
+from mockserver.errors import ApiError, internal_error
+from mockserver.journal import Journal, Notes, Visit, pack_headers
+
+log = logging.getLogger("mockserver")
+
+JSON = b"application/json"
+_ZERO_TRACE, _ONE_TRACE = "0" * 32, "0" * 31 + "1"
+_ZERO_SPAN, _ONE_SPAN = "0" * 16, "0" * 15 + "1"
+_TRACEPARENT = re.compile(r"^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
+
+
+class Reply(NamedTuple):
+    """A whole answer: status, body and headers beyond ``Content-Type`` and ``Content-Length``; or,
+    with ``stream``, an ASGI app that sends the answer itself (a file, with its ranges)."""
+
+    status: int
+    body: bytes
+    content_type: bytes = JSON
+    headers: tuple[tuple[bytes, bytes], ...] = ()
+    stream: ASGIApp | None = None
+
+
+class Call:
+    """What a handler gets: the ASGI scope and ``receive``, the path's parameters, and the notes
+    it may add to the request's journal entry."""
+
+    __slots__ = ("notes", "params", "receive", "scope")
+
+    def __init__(self, scope: Scope, receive: Receive, params: dict[str, str], notes: Notes) -> None:
+        self.scope = scope
+        self.receive = receive
+        self.params = params
+        self.notes = notes
+
+
+Handler = Callable[[Call], Awaitable[Reply]]
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """A method, a path (``/a/{name}/b``: a parameter is one segment) and its handler.
+
+    ``head``: a ``HEAD`` is answered as the ``GET`` is (the admin API and the video); the API's own
+    operations answer only the methods the spec documents.
+    """
+
+    method: str
+    path: str
+    handler: Handler
+    head: bool = False
+
+
+class Routes:
+    """Finds the route of a method and a path: exact paths and paths whose one parameter comes last
+    by a dictionary lookup (every create and poll), the rest by their patterns."""
+
+    def __init__(self, routes: Sequence[Route]) -> None:
+        self._exact: dict[tuple[str, str], Route] = {}
+        self._by_parent: dict[tuple[str, str], tuple[str, Route]] = {}
+        self._patterns: list[tuple[re.Pattern[str], Route]] = []
+        self._methods: list[tuple[re.Pattern[str], frozenset[str]]] = []
+        for route in routes:
+            pattern, _, converters = compile_path(route.path)
+            methods = frozenset({route.method, "HEAD"} if route.head else {route.method})
+            self._methods.append((pattern, methods))
+            for method in methods:
+                parent, _, last = route.path.rpartition("/")
+                if not converters:
+                    self._exact[(method, route.path)] = route
+                elif len(converters) == 1 and "{" not in parent and last.startswith("{") and last.endswith("}"):
+                    self._by_parent[(method, parent)] = (last[1:-1], route)
+                else:
+                    self._patterns.append((pattern, route if method == route.method else _as_head(route)))
+
+    def find(self, method: str, path: str) -> tuple[Route, dict[str, str]]:
+        """The route and the path's parameters; :class:`ApiError` ``404`` or ``405`` when there is none."""
+        route = self._exact.get((method, path))
+        if route is not None:
+            return route, {}
+        parent, _, last = path.rpartition("/")
+        found = self._by_parent.get((method, parent)) if last else None
+        if found is not None:
+            return found[1], {found[0]: last}
+        for pattern, route in self._patterns:
+            if route.method == method and (match := pattern.match(path)) is not None:
+                return route, match.groupdict()
+        allowed = sorted({m for pattern, methods in self._methods if pattern.match(path) for m in methods})
+        if allowed:
+            shown = ", ".join(allowed)
+            raise ApiError(
+                405, f"Method {method} is not allowed here; allowed methods are {shown}", headers={"Allow": shown}
+            )
+        raise ApiError(404, f"No route for {method} {path[:200]}")
+
+
+def _as_head(route: Route) -> Route:
+    return Route("HEAD", route.path, route.handler)
+
+
+class FrontDoor:
+    """The ASGI app of the mock's HTTP requests; any other kind of scope (the lifespan) goes to ``other``."""
+
+    def __init__(
+        self, routes: Routes, journal: Journal, clock: Clock, *, unjournaled_prefix: str, other: ASGIApp
+    ) -> None:
+        self.routes = routes
+        self.journal = journal
+        self.clock = clock
+        self.unjournaled_prefix = unjournaled_prefix
+        self.other = other
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.other(scope, receive, send)
+            return
+        started = time.perf_counter()
+        incoming = None
+        for name, value in scope["headers"]:
+            if name == b"traceparent":
+                incoming = value.decode("latin-1")
+        trace = traceparent(incoming)
+        trace_header = (b"traceparent", trace.encode())
+        notes = Notes()
+        path = _route_path(scope)
+        status = 500
+        try:
+            try:
+                route, params = self.routes.find(scope["method"], path)
+                reply = await route.handler(Call(scope, receive, params, notes))
+            except ApiError as exc:
+                reply = error_reply(exc)
+            except Exception:
+                log.exception("unhandled error in the mock")
+                reply = error_reply(internal_error())
+            if reply.stream is None:
+                status = reply.status
+                await _send(reply, send, trace_header)
+            else:
+                status = await _stream(reply.stream, scope, receive, send, trace_header)
+        finally:
+            if not path.startswith(self.unjournaled_prefix):
+                self._record(scope, status, trace, notes, started)
+
+    def _record(self, scope: Scope, status: int, trace: str, notes: Notes, started: float) -> None:
+        seconds = time.perf_counter() - started
+        path, query = scope["path"][:500], scope.get("query_string", b"")[:500]
+        # Positional, in Visit's field order: one is made per request.
+        visit = Visit(
+            self.clock.now(),
+            scope["method"],
+            path,
+            query,
+            status,
+            seconds,
+            trace,
+            pack_headers(scope["headers"]),
+            notes,
+        )
+        self.journal.record(visit)
+
+
+def error_reply(error: ApiError) -> Reply:
+    """The answer to an error, in the API's own shape."""
+    headers = tuple((name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in error.headers.items())
+    return Reply(error.status, error.body(), headers=headers)
+
+
+def traceparent(incoming: str | None) -> str:
+    """A W3C ``traceparent`` for this response: the caller's trace continued, or a new trace."""
+    # Trace ids need to be unique, not secret: the fast generator will do (a zero id is one in 2**64).
+    if incoming is None:
+        ids = random.getrandbits(192).to_bytes(24, "big").hex()  # the cheapest way to 48 hex digits
+        trace, span = ids[:32], ids[32:]
+        if trace == _ZERO_TRACE or span == _ZERO_SPAN:
+            trace, span = trace.replace(_ZERO_TRACE, _ONE_TRACE), span.replace(_ZERO_SPAN, _ONE_SPAN)
+        return "00-" + trace + "-" + span + "-01"
+    match = _TRACEPARENT.match(incoming.strip().lower())
+    span = f"{random.getrandbits(64) or 1:016x}"
+    if match and match.group(1) != "ff" and set(match.group(2)) != {"0"} and set(match.group(3)) != {"0"}:
+        return f"00-{match.group(2)}-{span}-{match.group(4)}"
+    return f"00-{random.getrandbits(128) or 1:032x}-{span}-01"
+
+
+async def _send(reply: Reply, send: Send, trace_header: tuple[bytes, bytes]) -> None:
+    length = b"%d" % len(reply.body)
+    headers = [(b"content-type", reply.content_type), (b"content-length", length), *reply.headers, trace_header]
+    await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+    await send({"type": "http.response.body", "body": reply.body})
+
+
+async def _stream(app: ASGIApp, scope: Scope, receive: Receive, send: Send, trace_header: tuple[bytes, bytes]) -> int:
+    """Let ``app`` send its answer, with the trace header added; the status it sent."""
+    status = 500
+
+    async def send_with_trace(message: Message) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+            message["headers"] = [*message.get("headers", ()), trace_header]
+        await send(message)
+
+    await app(scope, receive, send_with_trace)
+    return status
+
+
+def _route_path(scope: Scope) -> str:
+    """The path to route: without the ``root_path`` a proxy mounts the mock under, if it starts with it."""
+    path: str = scope["path"]
+    root: Any = scope.get("root_path", "")
+    if root and path.startswith(root) and (len(path) == len(root) or path[len(root)] == "/"):
+        return path[len(root) :]
+    return path

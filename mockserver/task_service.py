@@ -1,0 +1,120 @@
+"""The task service: the one place that creates tasks, finds them, reads their state and forgets them.
+
+The API's routes, the admin API and (through the admin API) drift all go through it, so a task is
+found by one rule and read by one rule everywhere. Like the rest of the domain, it knows neither
+Starlette nor openapi-core.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from mockserver.clock import Clock
+from mockserver.scenarios import Scenario
+from mockserver.store import TaskStore
+from mockserver.tasks import Phase, Task, TaskState, plan_task, state_at
+
+
+class TaskService:
+    """The tasks of one mock.
+
+    Args:
+        store: Where tasks are kept.
+        clock: The time their state is read against.
+        speed: How many times faster than real time tasks progress.
+        seed: Makes the sequence of task ids (and so their timelines) repeatable.
+    """
+
+    def __init__(self, store: TaskStore, clock: Clock, *, speed: float, seed: int | None) -> None:
+        self.store = store
+        self.clock = clock
+        self.speed = speed
+        self.seed = seed
+        self._new_id = _id_source(seed)
+
+    def create(self, fields: Mapping[str, Any], scenario: Scenario) -> Task:
+        """A new task for an accepted request (``fields``: its body with the spec's defaults), stored."""
+        task_id, bits = self._new_id()
+        task = plan_task(
+            task_id,
+            created_at=self.clock.now(),
+            video_seconds=int(fields["duration"]),
+            prompt_extend=bool(fields["prompt_extend"]),
+            speed=self.speed,
+            failure=scenario.failure,
+            stall=scenario.stall,
+            # The low 48 bits of a version 4 UUID are random (the version and variant bits are higher up).
+            jitter=(((bits >> 16) & 0xFFFF) / 0xFFFF, (bits & 0xFFFF) / 0xFFFF),
+        )
+        self.store.add(task)
+        return task
+
+    def find(self, raw_id: str, *, other_spellings: Callable[[str], bool] | None = None) -> Task | None:
+        """The task with this id, as the mock wrote it or in another spelling of the same UUID
+        (upper case, braces, no hyphens), unless ``other_spellings`` says the id may not be one."""
+        task = self.store.get(raw_id)
+        if task is not None or (other_spellings is not None and not other_spellings(raw_id)):
+            return task
+        try:
+            return self.store.get(str(uuid.UUID(raw_id)))
+        except ValueError:
+            return None
+
+    def read(self, task: Task) -> TaskState:
+        """The task's state now, never behind a state already reported."""
+        return self.store.settle(task, state_at(task, self.clock.now()))
+
+    def timeline(self, task: Task) -> dict[str, float | None]:
+        """Seconds after its creation at which the task enters each phase it will pass through;
+        ``None`` for an end it never reaches (a stalled task)."""
+        started = task.queue_seconds
+        if task.failure is not None and task.failure.stage is Phase.QUEUED:
+            return {Phase.QUEUED.value: 0.0, Phase.FAILED.value: started}
+        end = Phase.FAILED if task.failure is not None else Phase.SUCCEEDED
+        finished = started + task.run_seconds
+        return {
+            Phase.QUEUED.value: 0.0,
+            Phase.RUNNING.value: started,
+            end.value: None if math.isinf(finished) else finished,
+        }
+
+    def age(self, task: Task) -> float:
+        """Seconds since the task was created, by the mock's clock."""
+        return self.clock.now() - task.created_at
+
+    def recent(self, limit: int) -> list[Task]:
+        """The newest ``limit`` tasks, oldest first."""
+        return list(self.store)[-limit:] if limit else []
+
+    def reset(self) -> None:
+        """Forget every task; the clock returns to real time and the id sequence starts again."""
+        self.store.clear()
+        self.clock.reset()
+        self._new_id = _id_source(self.seed)
+
+    def __len__(self) -> int:
+        return len(self.store)
+
+    def __iter__(self) -> Iterator[Task]:
+        return iter(self.store)
+
+
+def _id_source(seed: int | None) -> Callable[[], tuple[str, int]]:
+    """Version 4 UUIDs, as text and as a number; repeatable when seeded."""
+    # Task ids must be unique, not unguessable: the fast generator, seeded from os.urandom, will do.
+    bits = random.Random(seed).getrandbits
+
+    def new_id() -> tuple[str, int]:
+        number = (bits(128) & _UUID_CLEAR) | _UUID_V4
+        text = number.to_bytes(16, "big").hex()  # cheaper than formatting the number as hex
+        return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}", number
+
+    return new_id
+
+
+_UUID_CLEAR = ~((0xF000 << 64) | (0xC000 << 48)) & ((1 << 128) - 1)
+_UUID_V4 = (0x4000 << 64) | (0x8000 << 48)
