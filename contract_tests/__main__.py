@@ -1,3 +1,3 @@
-from contract_tests.cli import main
+from contract_tests.spark_contract import main
 
 raise SystemExit(main())

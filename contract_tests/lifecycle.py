@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from contract_tests.checks import Verdicts
+from contract_tests.findings import Finding, violation
 from contract_tests.target import POLL_OPERATION, Exchange, Target
-from contract_tests.violations import Violation, violation
+from contract_tests.verdicts import Verdicts
 from sparkspec.openapi import ApiSpec, Lifecycle
 from sparkspec.provenance import Provenance, Provenances
 
@@ -63,7 +63,7 @@ class Observation:
     statuses: list[str] = field(default_factory=list)
     last: Exchange | None = None
     phase: str | None = None
-    violations: list[Violation] = field(default_factory=list)
+    violations: list[Finding] = field(default_factory=list)
 
 
 class TaskWatcher:
@@ -220,7 +220,7 @@ class TaskWatcher:
 
     def _check_move(
         self, before: str | None, after: str, previous: Exchange | None, exchange: Exchange
-    ) -> list[Violation]:
+    ) -> list[Finding]:
         if before is None:
             return []
         if before in self.lifecycle.terminal:
@@ -254,7 +254,7 @@ class TaskWatcher:
             ]
         return []
 
-    def _check_result(self, phase: str, body: dict[str, Any], exchange: Exchange) -> list[Violation]:
+    def _check_result(self, phase: str, body: dict[str, Any], exchange: Exchange) -> list[Finding]:
         found = []
         videos = body.get("videos")
         has_videos = isinstance(videos, list)  # an empty list breaks minItems (an assumed rule), not this one
@@ -274,7 +274,7 @@ class TaskWatcher:
             )
         return found
 
-    def _check_times(self, info: dict[str, Any], previous: Exchange | None, exchange: Exchange) -> list[Violation]:
+    def _check_times(self, info: dict[str, Any], previous: Exchange | None, exchange: Exchange) -> list[Finding]:
         created, updated = _timestamp(info.get("created_at")), _timestamp(info.get("updated_at"))
         if created is None or updated is None:
             return [
@@ -321,7 +321,7 @@ class TaskWatcher:
                 )
         return found
 
-    def _check_video(self, exchange: Exchange) -> list[Violation]:
+    def _check_video(self, exchange: Exchange) -> list[Finding]:
         videos = exchange.json().get("videos") or []
         url = videos[0] if videos and isinstance(videos[0], str) else None
         if url is None:
@@ -342,7 +342,7 @@ class TaskWatcher:
             return [violation(check, title, "an MP4 file (ftyp box)", download, label=self.labels.get(check))]
         return []
 
-    def _never_finished(self, observation: Observation) -> Violation:
+    def _never_finished(self, observation: Observation) -> Finding:
         seen = " -> ".join(dict.fromkeys(observation.statuses)) or "no status"
         return violation(
             "lifecycle.finishes",

@@ -11,11 +11,11 @@ from hypothesis import HealthCheck, Phase, settings
 
 from contract_tests.budget import BudgetExhausted, TaskBudget, drawing_from
 from contract_tests.config import RunConfig, activate
-from contract_tests.report import RunReport, TestResult
+from contract_tests.findings import Finding, Inconclusive, Ledger
+from contract_tests.run_report import RunReport, TestResult
 from contract_tests.schemathesis_bridge import register_formats
 from contract_tests.target import Target, TargetUnreachable
 from contract_tests.task_plan import plan_for
-from contract_tests.violations import Inconclusive, Ledger, Violation
 from sparkspec.openapi import ApiSpec
 
 HYPOTHESIS_PROFILE = "contract"
@@ -117,7 +117,7 @@ def _leaves(exc: BaseException) -> list[BaseException]:
 def _result(
     test: str,
     outcome: str,
-    found: list[Violation],
+    found: list[Finding],
     failing: bool,
     leaves: list[BaseException],
     report: pytest.TestReport,

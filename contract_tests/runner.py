@@ -18,7 +18,7 @@ import pytest
 
 from contract_tests.config import RunConfig
 from contract_tests.plugin import ContractPlugin
-from contract_tests.report import EXIT_USAGE
+from contract_tests.run_report import EXIT_USAGE
 from mockserver import launch
 from sparkspec.redaction import mask
 
@@ -34,7 +34,7 @@ def run(config: RunConfig, pytest_args: Sequence[str] = (), *, echo: bool = True
         junit = concrete.report_dir / "junit.xml"
         concrete.report_dir.mkdir(parents=True, exist_ok=True)
         args = [str(SUITES), "-c", str(SUITES / "pytest.ini"), "--rootdir", str(SUITES)]
-        args += ["-p", "no:cacheprovider", "-p", "contract_tests.fixtures", "--tb=no", "-q" if echo else "-qq"]
+        args += ["-p", "no:cacheprovider", "-p", "contract_tests.suite_fixtures", "--tb=no", "-q" if echo else "-qq"]
         args += [f"--junitxml={junit}", *pytest_args]
         code = pytest.main(args, plugins=[plugin])
     report = plugin.report

@@ -28,9 +28,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from contract_tests.findings import Finding, violation
 from contract_tests.strategies import image_values
 from contract_tests.target import Exchange, Target
-from contract_tests.violations import Violation, violation
 from sparkspec.openapi import ApiSpec
 from sparkspec.provenance import Provenances
 
@@ -123,7 +123,7 @@ def to_schemathesis_response(
     return schemathesis.Response.from_httpx_like(response, verify=True)
 
 
-def violations_of(case: Any, response: schemathesis.Response, exchange: Exchange, checks: list[Any]) -> list[Violation]:
+def violations_of(case: Any, response: schemathesis.Response, exchange: Exchange, checks: list[Any]) -> list[Finding]:
     """Run Schemathesis' checks on one response; each failure becomes a violation."""
     try:
         case.validate_response(response, checks=checks)
@@ -141,7 +141,7 @@ def _leaves(group: BaseExceptionGroup[Any]) -> list[BaseException]:
     return found
 
 
-def _as_violation(failure: BaseException, exchange: Exchange) -> Violation:
+def _as_violation(failure: BaseException, exchange: Exchange) -> Finding:
     code = getattr(failure, "code", "ST900")
     title = getattr(failure, "title", type(failure).__name__)
     message = getattr(failure, "message", str(failure)) or title

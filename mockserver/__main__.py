@@ -1,3 +1,3 @@
-from mockserver.cli import main
+from mockserver.spark_mock import main
 
 raise SystemExit(main())

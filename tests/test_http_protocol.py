@@ -18,8 +18,8 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
 from mockserver import Settings, create_app
-from mockserver.cli import main
 from mockserver.http_protocol import FLUSH_AT, IMPORT_PATH, CoalescingHttpToolsProtocol, CoalescingTransport
+from mockserver.spark_mock import main
 from tests.conftest import AUTH, CREATE_PATH
 
 BODY = b'{"prompt": "A black cat looks up at the sky", "image": "https://example.com/first_frame.jpg"}'
@@ -233,8 +233,8 @@ def test_the_protocol_sends_what_is_held_when_the_client_ends_its_stream(event: 
 @pytest.mark.parametrize("workers", ["1", "2"])
 def test_spark_mock_serves_with_this_protocol(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, workers: str) -> None:
     served: dict[str, Any] = {}
-    monkeypatch.setattr("mockserver.cli.uvicorn.run", lambda app, **options: served.update(options))
-    monkeypatch.setattr("mockserver.cli.os.environ", {})  # the workers' settings go here, not into the tests'
+    monkeypatch.setattr("mockserver.spark_mock.uvicorn.run", lambda app, **options: served.update(options))
+    monkeypatch.setattr("mockserver.spark_mock.os.environ", {})  # the workers' settings go here, not into the tests'
     assert main(["--port", "8999", "--workers", workers, "--state-file", str(tmp_path / "state.sqlite")]) == 0
     assert served["http"] == IMPORT_PATH and served["ws"] == "none"
     assert import_from_string(IMPORT_PATH) is CoalescingHttpToolsProtocol

@@ -41,7 +41,7 @@ def test_the_wheel_carries_the_spec_the_video_and_the_console_script(wheel: Path
         assert archive.read("sparkspec/_bundled/openapi.yaml") == (REPO / "spec" / "openapi.yaml").read_bytes()
         assert archive.read("sparkspec/_bundled/result_00.mp4") == (REPO / "fixtures/video/result_00.mp4").read_bytes()
         entry_points = next(n for n in names if n.endswith("entry_points.txt"))
-        assert "spark-mock = mockserver.cli:main" in archive.read(entry_points).decode()
+        assert "spark-mock = mockserver.spark_mock:main" in archive.read(entry_points).decode()
     assert "contract_tests/images.py" in names
 
 

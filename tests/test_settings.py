@@ -11,8 +11,8 @@ import pytest
 
 import mockserver
 from mockserver import Settings, create_app
-from mockserver.cli import main
 from mockserver.settings import SettingsError
+from mockserver.spark_mock import main
 
 
 def test_the_public_surface_is_small() -> None:
@@ -116,7 +116,7 @@ def test_the_cli_keeps_an_access_log_only_where_its_level_prints_it(
     monkeypatch: pytest.MonkeyPatch, level: str, logged: bool
 ) -> None:
     served: dict[str, Any] = {}
-    monkeypatch.setattr("mockserver.cli.uvicorn.run", lambda app, **options: served.update(options))
+    monkeypatch.setattr("mockserver.spark_mock.uvicorn.run", lambda app, **options: served.update(options))
     assert main(["--log-level", level, "--port", "8999"]) == 0
     assert served["access_log"] is logged
     assert served["log_level"] == level

@@ -12,9 +12,9 @@ from contract_tests.boundaries import edges
 from contract_tests.budget import BudgetExhausted, TaskBudget, drawing_from
 from contract_tests.config import PROFILES
 from contract_tests.conformance import ResponseChecker
+from contract_tests.findings import ContractViolation, Finding, Ledger
 from contract_tests.readings import accepted_everywhere, documented_only
 from contract_tests.task_plan import plan_run
-from contract_tests.violations import ContractViolation, Ledger, Violation
 from sparkspec.openapi import ApiSpec
 from sparkspec.provenance import Provenance
 
@@ -82,8 +82,8 @@ def test_a_response_breaking_an_assumed_rule_is_a_deviation_and_a_documented_one
     assert checker.problems("POST", CREATE, 403, TRACE, b'{"detail": "no permission"}') == []  # on the docs' list
 
 
-def _finding(basis: str) -> Violation:
-    found = Violation("create.rejects-invalid", f"accepted ({basis})", "a 400", "202")
+def _finding(basis: str) -> Finding:
+    found = Finding("create.rejects-invalid", f"accepted ({basis})", "a 400", "202")
     label = Provenance("nullable", basis, why="the docs are silent") if basis != "documented" else None  # type: ignore[arg-type]
     return found.under(label)
 

@@ -11,9 +11,9 @@ import httpx
 import pytest
 
 from contract_tests.budget import TaskBudget
-from contract_tests.checks import Verdicts
 from contract_tests.lifecycle import Observation, TaskWatcher, lifecycle_labels
 from contract_tests.target import Target
+from contract_tests.verdicts import Verdicts
 from sparkspec.openapi import ApiSpec
 
 SPEC = ApiSpec.load()

@@ -9,13 +9,13 @@ from dataclasses import dataclass, field
 from typing import Literal, TextIO
 
 from contract_tests.budget import BudgetExhausted
-from contract_tests.checks import Verdicts
+from contract_tests.findings import Finding, Inconclusive, violation
 from contract_tests.lifecycle import Observation, TaskWatcher
 from contract_tests.live.pacing import PacedTarget
 from contract_tests.live.plan import Probe
 from contract_tests.live.spend import SpendGuard
 from contract_tests.target import Exchange, TargetUnreachable
-from contract_tests.violations import Inconclusive, Violation, violation
+from contract_tests.verdicts import Verdicts
 
 # "deviation": the target answered as another reading of the docs allows (a disputed or assumed rule).
 Verdict = Literal["pass", "deviation", "fail", "skipped", "error"]
@@ -28,7 +28,7 @@ class ProbeResult:
     probe: Probe
     verdict: Verdict
     exchanges: list[Exchange] = field(default_factory=list)
-    violations: list[Violation] = field(default_factory=list)
+    violations: list[Finding] = field(default_factory=list)
     note: str = ""
     observation: Observation | None = None
     cost: float = 0.0
@@ -117,7 +117,7 @@ class LiveRun:
         result.verdict = "fail" if failing else "deviation" if result.violations else "pass"
         return result
 
-    def _judge(self, probe: Probe, exchange: Exchange, result: ProbeResult) -> list[Violation]:
+    def _judge(self, probe: Probe, exchange: Exchange, result: ProbeResult) -> list[Finding]:
         verdicts = self.verdicts
         label = None if probe.documented else probe.provenance
         if probe.expect == "reject":

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from contract_tests.boundaries import base_body
-from contract_tests.checks import Verdicts
+from contract_tests.findings import violation
 from contract_tests.target import Exchange, Target
-from contract_tests.violations import violation
+from contract_tests.verdicts import Verdicts
 from sparkspec.openapi import ApiSpec
 
 BASE = base_body(ApiSpec.load())

@@ -14,10 +14,10 @@ from hypothesis import strategies as st
 
 from contract_tests.boundaries import Edge, base_body, edges
 from contract_tests.budget import drawing_from
-from contract_tests.checks import Verdicts
 from contract_tests.config import active
 from contract_tests.target import Target
 from contract_tests.task_plan import active_plan
+from contract_tests.verdicts import Verdicts
 from sparkspec.openapi import ApiSpec
 
 CONFIG = active()

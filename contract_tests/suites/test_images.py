@@ -16,11 +16,11 @@ import pytest
 
 from contract_tests.boundaries import base_body
 from contract_tests.budget import BudgetExhausted, drawing_from
-from contract_tests.checks import Verdicts
+from contract_tests.findings import violation
 from contract_tests.image_cases import ImageCase, image_cases, invalid_image_cases
 from contract_tests.lifecycle import Observation, TaskWatcher
 from contract_tests.target import CREATE_OPERATION, Exchange, Target, TargetUnreachable
-from contract_tests.violations import violation
+from contract_tests.verdicts import Verdicts
 from sparkspec.openapi import ApiSpec
 from sparkspec.provenance import Provenances
 

@@ -10,11 +10,11 @@ from hypothesis import strategies as st
 
 from contract_tests.boundaries import base_body
 from contract_tests.budget import BudgetExhausted
-from contract_tests.checks import Verdicts
 from contract_tests.config import active
+from contract_tests.findings import violation
 from contract_tests.lifecycle import TaskWatcher
 from contract_tests.target import Target
-from contract_tests.violations import violation
+from contract_tests.verdicts import Verdicts
 from sparkspec.openapi import ApiSpec
 
 PROFILE = active().profile

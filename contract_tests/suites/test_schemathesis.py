@@ -23,7 +23,6 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.core.parameters import ParameterLocation
 
 from contract_tests.budget import BudgetExhausted, drawing_from
-from contract_tests.checks import Verdicts
 from contract_tests.config import active
 from contract_tests.readings import accepted_everywhere, documented_only
 from contract_tests.schemathesis_bridge import (
@@ -37,6 +36,7 @@ from contract_tests.schemathesis_bridge import (
 )
 from contract_tests.target import Target
 from contract_tests.task_plan import active_plan
+from contract_tests.verdicts import Verdicts
 from sparkspec.openapi import ApiSpec
 
 CONFIG = active()

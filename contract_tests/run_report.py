@@ -21,8 +21,8 @@ from typing import Any
 
 from contract_tests.budget import TaskBudget
 from contract_tests.config import RunConfig
+from contract_tests.findings import Finding
 from contract_tests.task_plan import TaskPlan
-from contract_tests.violations import Violation
 
 EXIT_PASSED, EXIT_FAILED, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
 
@@ -33,7 +33,7 @@ class TestResult:
 
     test: str
     outcome: str  # passed | failed | skipped | error
-    violations: list[Violation] = field(default_factory=list)  # deviations too: see Violation.deviation
+    violations: list[Finding] = field(default_factory=list)  # deviations too: see Finding.deviation
     message: str = ""
 
 
@@ -55,12 +55,12 @@ class RunReport:
         self.results.append(result)
 
     @property
-    def violations(self) -> list[tuple[str, Violation]]:
+    def violations(self) -> list[tuple[str, Finding]]:
         """What fails the run: documented rules broken, and, in strict runs, the deviations."""
         return [(r.test, v) for r in self.results for v in r.violations if self.config.strict or not v.deviation]
 
     @property
-    def deviations(self) -> list[tuple[str, Violation]]:
+    def deviations(self) -> list[tuple[str, Finding]]:
         """Where the target reads the docs another way than this contract (empty in strict runs: they fail)."""
         if self.config.strict:
             return []
@@ -217,9 +217,9 @@ class RunReport:
         return any(self.config.strict or not v.deviation for v in result.violations)
 
     @staticmethod
-    def _grouped(found: list[tuple[str, Violation]]) -> list[tuple[Violation, list[str]]]:
+    def _grouped(found: list[tuple[str, Finding]]) -> list[tuple[Finding, list[str]]]:
         """Findings with the same check and title once, with every test that made them."""
-        groups: dict[tuple[str, str], tuple[Violation, list[str]]] = {}
+        groups: dict[tuple[str, str], tuple[Finding, list[str]]] = {}
         for test, finding in found:
             groups.setdefault((finding.check, finding.title), (finding, []))[1].append(test)
         return list(groups.values())

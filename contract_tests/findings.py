@@ -14,7 +14,7 @@ from sparkspec.provenance import Provenance
 
 
 @dataclass(frozen=True, slots=True)
-class Violation:
+class Finding:
     """One broken promise of the contract: a violation, or a deviation when the rule is not documented.
 
     Attributes:
@@ -55,7 +55,7 @@ class Violation:
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "kind": "deviation" if self.deviation else "violation"}
 
-    def under(self, label: Provenance | None) -> Violation:
+    def under(self, label: Provenance | None) -> Finding:
         """This finding, judged by ``label``: a deviation unless the rule is documented."""
         if label is None:
             return self
@@ -70,12 +70,12 @@ def violation(
     actual: str = "",
     *,
     label: Provenance | None = None,
-) -> Violation:
-    """A :class:`Violation` about ``exchange``: its curl, and its response unless ``actual`` says otherwise.
+) -> Finding:
+    """A :class:`Finding` about ``exchange``: its curl, and its response unless ``actual`` says otherwise.
 
     With ``label``, the rule's provenance decides whether it is a violation or a deviation.
     """
-    found = Violation(
+    found = Finding(
         check=check,
         title=title,
         expected=expected,
@@ -88,7 +88,7 @@ def violation(
 class ContractViolation(AssertionError):
     """Raised by a check that found violations; the message is the readable report of them."""
 
-    def __init__(self, violations: Iterable[Violation]) -> None:
+    def __init__(self, violations: Iterable[Finding]) -> None:
         self.violations = tuple(violations)
         super().__init__("\n\n".join(v.render() for v in self.violations))
 
@@ -113,11 +113,11 @@ class Ledger:
     strict: bool = False
     remember: bool = True
     current: str = ""
-    findings: dict[str, list[Violation]] = field(default_factory=dict)
+    findings: dict[str, list[Finding]] = field(default_factory=dict)
     _verdicts: dict[str, ContractViolation | None] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def settle(self, found: Iterable[Violation], key: str | None = None) -> None:
+    def settle(self, found: Iterable[Finding], key: str | None = None) -> None:
         """Record ``found`` for the current test; raise :class:`ContractViolation` for what fails it."""
         found = list(found)
         if not found:
@@ -145,11 +145,11 @@ class Ledger:
             raise ContractViolation(failure.violations)
         return True
 
-    def of(self, test: str) -> list[Violation]:
+    def of(self, test: str) -> list[Finding]:
         """Every finding ``test`` made, violations and deviations."""
         return list(self.findings.get(test, ()))
 
-    def failing(self, test: str) -> list[Violation]:
+    def failing(self, test: str) -> list[Finding]:
         """The findings that fail ``test``: its violations, and in strict runs its deviations too."""
         return [f for f in self.of(test) if self.strict or not f.deviation]
 

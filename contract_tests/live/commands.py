@@ -13,17 +13,17 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from contract_tests.checks import Verdicts
 from contract_tests.lifecycle import TaskWatcher
 from contract_tests.live import drift
 from contract_tests.live.cassette import Recorder, load
 from contract_tests.live.config import LiveConfig, LiveConfigError
+from contract_tests.live.live_report import LiveReport, now
 from contract_tests.live.observations import answer_questions
 from contract_tests.live.pacing import PacedTarget
 from contract_tests.live.plan import Probe, build_plan
-from contract_tests.live.reporting import LiveReport, now
 from contract_tests.live.run import LiveRun
 from contract_tests.live.spend import AuditLog, CostModel, SpendBound, SpendGuard, dollars
+from contract_tests.verdicts import Verdicts
 from mockserver import Settings, SettingsError
 from sparkspec.openapi import ApiSpec
 from sparkspec.redaction import mask

@@ -8,8 +8,8 @@ from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 from contract_tests.conformance import ResponseChecker
+from contract_tests.findings import Finding, Inconclusive, Ledger, violation
 from contract_tests.target import CREATE_OPERATION, Exchange
-from contract_tests.violations import Inconclusive, Ledger, Violation, violation
 from sparkspec.openapi import ApiSpec
 from sparkspec.provenance import Provenance
 
@@ -38,7 +38,7 @@ class Verdicts:
         self._refusals = {op: spec.refusals(op) for op in spec.operations}
         self.rejection_statuses = sorted(s for s, kind in self.refusals.items() if kind == JUDGED)
 
-    def settle(self, found: Iterable[Violation], key: str | None = None) -> None:
+    def settle(self, found: Iterable[Finding], key: str | None = None) -> None:
         """Record ``found`` at once; raise for the violations (and, in strict runs, the deviations).
 
         ``key`` names what was judged, so that it is judged once (see :meth:`settled`).
@@ -49,7 +49,7 @@ class Verdicts:
         """Whether ``key`` was judged already; its failure is raised again, without a request."""
         return self.ledger.settled(key)
 
-    def conformance(self, exchange: Exchange) -> list[Violation]:
+    def conformance(self, exchange: Exchange) -> list[Finding]:
         """How the response breaks the spec: status, content type, headers, body; and any 5xx."""
         found = []
         if exchange.status >= 500:
@@ -63,7 +63,7 @@ class Verdicts:
         ]
         return found
 
-    def accepted(self, exchange: Exchange, why: str, label: Provenance | None = None) -> list[Violation]:
+    def accepted(self, exchange: Exchange, why: str, label: Provenance | None = None) -> list[Finding]:
         """A valid create must be accepted with a documented 2xx, and the response must conform.
 
         ``label`` is the provenance of the rule that makes the request valid: when the docs do not
@@ -82,7 +82,7 @@ class Verdicts:
             refused = refused.under(label)
         return [refused, *found]
 
-    def rejected(self, exchange: Exchange, why: str, label: Provenance | None = None) -> list[Violation]:
+    def rejected(self, exchange: Exchange, why: str, label: Provenance | None = None) -> list[Finding]:
         """An invalid create must get a documented refusal of its content (``x-refusal: body``), and no task.
 
         ``label`` is the provenance of the rule the request breaks: when the docs do not state it, an

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from contract_tests.config import PROFILES, ConfigError, RunConfig
-from contract_tests.report import EXIT_USAGE
+from contract_tests.run_report import EXIT_USAGE
 from contract_tests.runner import run, selected
 from contract_tests.task_plan import plan_run
 from sparkspec.openapi import ApiSpec

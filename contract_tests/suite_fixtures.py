@@ -1,6 +1,6 @@
 """Fixtures the suites share; all session-scoped, so that Hypothesis examples reuse them.
 
-Loaded by the runner with ``-p contract_tests.fixtures``; each one comes from the run's
+Loaded by the runner with ``-p contract_tests.suite_fixtures``; each one comes from the run's
 :class:`~contract_tests.plugin.ContractPlugin`.
 """
 
@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import pytest
 
-from contract_tests.checks import Verdicts
 from contract_tests.config import RunConfig
 from contract_tests.lifecycle import TaskWatcher
 from contract_tests.plugin import PLUGIN, ContractPlugin
 from contract_tests.target import Target
+from contract_tests.verdicts import Verdicts
 from sparkspec.openapi import ApiSpec
 
 
