@@ -54,7 +54,7 @@ def parse_json(raw: bytes) -> Any:
     The standard library's reading is the contract; orjson, faster with the same checks, reads
     small bodies first. Where the two differ, orjson either refuses (numbers past a double, lone
     surrogates, anything malformed) or turns an integer past 64 bits into a large float; in both
-    cases the standard library reads the body again and decides. tests/test_bodies.py holds the
+    cases the standard library reads the body again and decides. tests/mock/test_bodies.py holds the
     two to the same answers.
     """
     if len(raw) <= FAST_PARSE_BYTES:

@@ -11,7 +11,7 @@ validators as checks that may raise: the exception says why a value is not of th
 Each validator openapi-core builds gets an accelerator: jsonschema-rs, compiled from the same spec
 with the very same format functions, answers "is this valid?" in microseconds, and only an invalid
 request is walked by the Python validator, to say what is wrong. The verdict is the same either way
-(tests/test_accelerated_validation.py checks that over generated requests); Python's jsonschema alone
+(tests/mock/test_accelerated_validation.py checks that over generated requests); Python's jsonschema alone
 would make validation most of a create's cost.
 """
 

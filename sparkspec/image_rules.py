@@ -89,7 +89,7 @@ class ImageInfo:
 
 # Only valid image URLs match this whole: http(s), a plain host name, and printable ASCII without
 # spaces after it. The contract's fast validator tries it before calling check_image (FormatCheck.shortcut);
-# tests/test_image_rules.py holds every string it matches to passing check_image.
+# tests/spec/test_image_rules.py holds every string it matches to passing check_image.
 PLAIN_URL = r"(?:https?|HTTPS?)://[A-Za-z0-9.-]+(?:[/?#][!-~]*)?"
 
 

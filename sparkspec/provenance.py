@@ -11,7 +11,7 @@ a name such as ``nullable`` or ``integrity``). A label is one of three:
 
 A contract check fails a target only for a documented rule. Breaking a disputed or assumed rule is
 a *deviation*: reported, with the docs' words beside what came back, and a failure only in strict
-runs. ``tests/test_provenance.py`` holds that no rule of the spec is left without a label, and that
+runs. ``tests/spec/test_provenance.py`` holds that no rule of the spec is left without a label, and that
 every quoted word is found in the copy of its source under ``spec/sources/``.
 """
 

@@ -25,7 +25,7 @@ from starlette.testclient import TestClient
 
 from mockserver import Settings
 from mockserver.clock import ManualClock
-from tests.conftest import AUTH, CREATE_PATH, VALID_BODY, ClientFactory
+from tests.helpers import AUTH, CREATE_PATH, VALID_BODY, ClientFactory
 
 KNOWN = {"pending", "queued", "running", "processing", "completed", "succeeded", "failed"}
 SUCCESS = {"completed", "succeeded"}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,10 +13,15 @@ from openapi_spec_validator import validate
 
 from sparkspec.openapi import SAFE_LOADER, ApiSpec
 from sparkspec.resources import spec_path
+from tests.helpers import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 CREATE = ("/vendors/mulerouter/v1/wan2.6-i2v-spark/generation", "post")
 POLL = ("/vendors/mulerouter/v1/wan2.6-i2v-spark/generation/{task_id}", "get")
+
+
+@pytest.fixture(scope="module")
+def openapi(spec: ApiSpec) -> OpenAPI:
+    return OpenAPI.from_dict(spec.localized("/"))
 
 
 def test_the_spec_passes_openapi_spec_validator(spec: ApiSpec) -> None:

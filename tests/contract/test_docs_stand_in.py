@@ -1,4 +1,4 @@
-"""The docs-only stand-in (tests/docs_stand_in.py) behaves as its docstring says."""
+"""The docs-only stand-in (tests/stand_ins/docs_only.py) behaves as its docstring says."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from PIL import Image
 from starlette.testclient import TestClient
 from starlette.types import Message
 
-from tests import docs_stand_in as module
-from tests.docs_stand_in import StandIn, docs_stand_in
+from tests.stand_ins import docs_only as module
+from tests.stand_ins.docs_only import StandIn, docs_stand_in
 
 KEY = "sk-mr-docs-stand-in-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}

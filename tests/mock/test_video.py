@@ -9,7 +9,7 @@ import av
 from mockserver import Settings
 from mockserver.clock import ManualClock
 from sparkspec.resources import video_path
-from tests.conftest import ClientFactory, SpecCheckedClient, create_ok, poll
+from tests.helpers import ClientFactory, SpecCheckedClient, create_ok, poll
 
 
 def test_the_bundled_video_is_a_playable_1080p_mp4_with_sound() -> None:

@@ -20,7 +20,7 @@ from uvicorn.server import ServerState
 from mockserver import Settings, create_app
 from mockserver.http_protocol import FLUSH_AT, IMPORT_PATH, CoalescingHttpToolsProtocol, CoalescingTransport
 from mockserver.spark_mock import main
-from tests.conftest import AUTH, CREATE_PATH
+from tests.helpers import AUTH, CREATE_PATH
 
 BODY = b'{"prompt": "A black cat looks up at the sky", "image": "https://example.com/first_frame.jpg"}'
 CREATE = (

@@ -10,7 +10,7 @@ import pytest
 
 from mockserver import Settings, create_app
 from sparkspec.openapi import ApiSpec, SpecError
-from tests.conftest import AUTH, CREATE_PATH, VALID_BODY, ClientFactory, SpecCheckedClient, create, create_ok, poll_path
+from tests.helpers import AUTH, CREATE_PATH, VALID_BODY, ClientFactory, SpecCheckedClient, create, create_ok, poll_path
 
 KEY = "sk-mr-0123456789abcdef0123"
 

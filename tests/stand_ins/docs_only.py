@@ -40,7 +40,6 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -50,8 +49,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Message, Receive, Scope, Send
 
+from tests.helpers import REPO
+
 CREATE_PATH = "/vendors/mulerouter/v1/wan2.6-i2v-spark/generation"
-VIDEO_FILE = Path(__file__).resolve().parent.parent / "fixtures/video/result_00.mp4"
+VIDEO_FILE = REPO / "fixtures/video/result_00.mp4"
 MAX_TASKS = 10_000
 MAX_BODY = 40_000_000
 MAX_IMAGE_BYTES = 10_000_000

@@ -15,7 +15,7 @@ from mockserver.clock import ManualClock
 from mockserver.errors import ApiError
 from mockserver.frontdoor import Call, FrontDoor, Reply, Route, Routes
 from mockserver.journal import Journal
-from tests.conftest import AUTH, CREATE_PATH, VALID_BODY, poll_path
+from tests.helpers import AUTH, CREATE_PATH, VALID_BODY, poll_path
 
 
 async def _ok(call: Call) -> Reply:

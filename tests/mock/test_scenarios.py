@@ -9,7 +9,7 @@ from mockserver.clock import ManualClock
 from mockserver.scenarios import ScenarioError, ScenarioParser
 from mockserver.settings import SettingsError
 from sparkspec.openapi import ApiSpec
-from tests.conftest import ClientFactory, SpecCheckedClient, create, create_ok, poll
+from tests.helpers import ClientFactory, SpecCheckedClient, create, create_ok, poll
 
 CODES = [3001, 3002, 3003, 3004, 3005, 4002, 4008]
 

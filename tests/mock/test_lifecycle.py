@@ -15,7 +15,7 @@ import pytest
 from mockserver import Settings
 from mockserver.clock import ManualClock
 from mockserver.tasks import Failure, Phase, Task, plan_task, state_at
-from tests.conftest import AUTH, VALID_BODY, ClientFactory, SpecCheckedClient, create, create_ok, poll, poll_path
+from tests.helpers import AUTH, VALID_BODY, ClientFactory, SpecCheckedClient, create, create_ok, poll, poll_path
 
 
 def history(

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import AUTH, CREATE_PATH, VALID_BODY, SpecCheckedClient, create
+from tests.helpers import AUTH, CREATE_PATH, VALID_BODY, SpecCheckedClient, create
 
 MAX_SEED = 2147483647
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,8 +12,9 @@ import pytest
 from mockserver.settings import ENV_PREFIX, Settings
 from sparkspec.openapi import ApiSpec, SpecError
 from sparkspec.provenance import Provenances, unlabelled
+from tests.helpers import REPO
 
-SPEC_DIR = Path(__file__).resolve().parent.parent / "spec"
+SPEC_DIR = REPO / "spec"
 
 
 def _normal(text: str) -> str:
@@ -88,7 +88,7 @@ def test_a_malformed_label_is_refused(spec: ApiSpec, label: dict[str, Any], prob
 
 
 def test_every_rule_the_image_check_can_break_is_labelled(spec: ApiSpec) -> None:
-    source = (Path(__file__).resolve().parent.parent / "sparkspec" / "image_rules.py").read_text()
+    source = (REPO / "sparkspec" / "image_rules.py").read_text()
     raised = set(re.findall(r'ImageRejected\(\s*"([a-z-]+)"', source))
     assert {"formats", "min-side", "max-side", "max-bytes", "integrity", "png-transparency"} <= raised
     rules = spec.schemas_with_extension("x-image-rules")["ImageInput"]["x-image-rules"]

@@ -16,7 +16,7 @@ from contract_tests.images import data_uri, make_image, pad, raw_base64, truncat
 from mockserver.app import _spec_formats
 from sparkspec.image_rules import PLAIN_URL, ImageRejected, ImageRules, check_image
 from sparkspec.openapi import ApiSpec
-from tests.conftest import VALID_BODY, SpecCheckedClient, create
+from tests.helpers import VALID_BODY, SpecCheckedClient, create
 
 FORMATS = ["JPEG", "PNG", "BMP", "WEBP"]
 TEN_MB = 10 * 1024 * 1024

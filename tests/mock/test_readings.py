@@ -17,7 +17,7 @@ from contract_tests.images import data_uri, make_image, truncate
 from mockserver import Settings, create_app
 from mockserver.settings import SettingsError
 from sparkspec.openapi import ApiSpec, SpecError
-from tests.conftest import VALID_BODY, ClientFactory, SpecCheckedClient, create
+from tests.helpers import VALID_BODY, ClientFactory, SpecCheckedClient, create
 
 TRUNCATED = (400, "image: is a corrupt or truncated image")
 

@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 
 from mockserver.launcher import SPARK_MOCK, free_port, launch
-from tests.broken_variants import build, serve
+from tests.helpers import REPO, serve
+from tests.stand_ins.broken import build
 
 pytestmark = pytest.mark.socket
-REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 KEY = "sk-schemathesis-cli-key"
 

@@ -1,7 +1,7 @@
 """Deliberately broken variants of the mock, each breaking one rule of the contract.
 
 The contract suites must fail against every one of them, for the right reason, and pass against
-the real mock (tests/test_contract_catches.py). Each variant is the real mock plus one change: a
+the real mock (tests/contract/test_contract_catches.py). Each variant is the real mock plus one change: a
 spec that allows too much, a setting, or a rewrite of requests or responses.
 """
 
@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import copy
 import json
-import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
-import uvicorn
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -372,20 +369,3 @@ VARIANTS = [
     "wrong-content-type",
     "bad-images-succeed",
 ]
-
-
-@contextmanager
-def serve(app: ASGIApp, port: int) -> Iterator[str]:
-    """Serve ``app`` with uvicorn on 127.0.0.1:``port`` in a thread, for as long as the block runs."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        while not server.started:
-            if not thread.is_alive():
-                raise RuntimeError(f"the server on port {port} did not start")
-            threading.Event().wait(0.01)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)

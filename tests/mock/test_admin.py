@@ -16,7 +16,7 @@ from mockserver.clock import ManualClock
 from mockserver.journal import pack_headers, unpack_headers
 from sparkspec.openapi import ApiSpec
 from sparkspec.redaction import MAX_HEADERS
-from tests.conftest import AUTH, VALID_BODY, ClientFactory, SpecCheckedClient, create, create_ok, poll, poll_path
+from tests.helpers import AUTH, VALID_BODY, ClientFactory, SpecCheckedClient, create, create_ok, poll, poll_path
 
 
 def test_health(client: SpecCheckedClient) -> None:

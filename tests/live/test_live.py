@@ -16,12 +16,11 @@ from contract_tests.live.plan import build_plan, follow_readings
 from mockserver import Settings, create_app
 from mockserver.launcher import free_port
 from sparkspec.openapi import ApiSpec
-from tests.broken_variants import serve
-from tests.docs_stand_in import docs_stand_in
-from tests.stand_ins import KEY, LosesCreates, differing, docs_like
+from tests.helpers import REPO, serve
+from tests.stand_ins.differing import KEY, LosesCreates, differing, docs_like
+from tests.stand_ins.docs_only import docs_stand_in
 
 pytestmark = pytest.mark.socket
-REPO = Path(__file__).resolve().parent.parent
 PLAN = [probe.id for probe in build_plan(ApiSpec.load())]
 SEED_PAST_RANGE = next(p for p in PLAN if p.startswith("reject.seed-2147483648"))
 PRICE = 0.05

@@ -27,11 +27,11 @@ from typing import Any
 import pytest
 
 from mockserver.launcher import free_port
-from tests.broken_variants import build, serve
-from tests.docs_stand_in import docs_stand_in
+from tests.helpers import REPO, serve
+from tests.stand_ins.broken import build
+from tests.stand_ins.docs_only import docs_stand_in
 
 pytestmark = pytest.mark.socket
-REPO = Path(__file__).resolve().parent.parent
 KEY = "sk-mr-verdicts-test-5b1e0c77d2"
 BOUND_SECONDS = 120
 

@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from mockserver import Settings
-from tests.conftest import AUTH, CREATE_PATH, VALID_BODY, ClientFactory, SpecCheckedClient, create_ok, poll_path
+from tests.helpers import AUTH, CREATE_PATH, VALID_BODY, ClientFactory, SpecCheckedClient, create_ok, poll_path
 
 BAD_HEADERS = [
     ({}, "Missing Authorization header"),

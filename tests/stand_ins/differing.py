@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mockserver import Settings, create_app
 from sparkspec.openapi import ApiSpec
-from tests.broken_variants import FailBadImagesLater, spec_with_loose_images
+from tests.stand_ins.broken import FailBadImagesLater, spec_with_loose_images
 
 KEY = "sk-mr-FAKE-live-key-do-not-print-0042"
 SPEED = 1000.0

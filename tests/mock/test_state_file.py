@@ -15,7 +15,7 @@ from mockserver.clock import ManualClock
 from mockserver.launcher import SPARK_MOCK, free_port, launch
 from mockserver.state_file import StateFile, StateStore
 from mockserver.tasks import plan_task
-from tests.conftest import AUTH, CREATE_PATH, VALID_BODY, poll_path
+from tests.helpers import AUTH, CREATE_PATH, VALID_BODY, poll_path
 
 
 def two_workers(path: Path, speed: float = 1.0) -> tuple[TestClient, TestClient]:

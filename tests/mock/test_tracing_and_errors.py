@@ -10,7 +10,7 @@ from starlette.testclient import TestClient
 
 from mockserver import Settings, create_app
 from mockserver.frontdoor import traceparent
-from tests.conftest import AUTH, CREATE_PATH, VALID_BODY, SpecCheckedClient, create, create_ok, poll_path
+from tests.helpers import AUTH, CREATE_PATH, VALID_BODY, SpecCheckedClient, create, create_ok, poll_path
 
 TRACEPARENT = re.compile(r"^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
 

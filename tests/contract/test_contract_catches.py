@@ -1,7 +1,7 @@
 """The contract suites catch broken targets, for the right reason, and pass against the real mock.
 
 Each run goes through the public interface, `make contract BASE_URL=... API_KEY=...`, against a
-variant of the mock served on a real socket (tests/broken_variants.py). The suites never see the
+variant of the mock served on a real socket (tests/stand_ins/broken.py). The suites never see the
 variants' code: only what comes back over HTTP.
 """
 
@@ -19,10 +19,10 @@ import pytest
 
 from mockserver import Settings, create_app
 from mockserver.launcher import free_port
-from tests.broken_variants import SPEED, build, serve
+from tests.helpers import REPO, serve
+from tests.stand_ins.broken import SPEED, build
 
 pytestmark = pytest.mark.socket
-REPO = Path(__file__).resolve().parent.parent
 KEY = "sk-mr-contract-test-7f3a9c21d4"
 
 
