@@ -6,8 +6,11 @@ Loaded by the runner with ``-p contract_tests.suite_fixtures``; each one comes f
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
+from contract_tests.boundaries import base_body
 from contract_tests.config import RunConfig
 from contract_tests.lifecycle import TaskWatcher
 from contract_tests.plugin import PLUGIN, ContractPlugin
@@ -20,6 +23,12 @@ def _plugin(request: pytest.FixtureRequest) -> ContractPlugin:
     return request.config.stash[PLUGIN]
 
 
+def run_spec(config: pytest.Config) -> ApiSpec:
+    """The run's spec, for a suite's ``pytest_generate_tests``: cases are parametrized from the spec
+    the run holds, not from one a module loads for itself at import."""
+    return config.stash[PLUGIN].spec
+
+
 @pytest.fixture(scope="session")
 def run_config(request: pytest.FixtureRequest) -> RunConfig:
     return _plugin(request).config
@@ -28,6 +37,12 @@ def run_config(request: pytest.FixtureRequest) -> RunConfig:
 @pytest.fixture(scope="session")
 def spec(request: pytest.FixtureRequest) -> ApiSpec:
     return _plugin(request).spec
+
+
+@pytest.fixture(scope="session")
+def base(spec: ApiSpec) -> dict[str, Any]:
+    """A valid create body: each required field at a valid value, from the spec."""
+    return base_body(spec)
 
 
 @pytest.fixture(scope="session")

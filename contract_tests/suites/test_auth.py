@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from contract_tests.boundaries import base_body
 from contract_tests.findings import violation
 from contract_tests.target import Exchange, Target
 from contract_tests.verdicts import Verdicts
-from sparkspec.openapi import ApiSpec
 
-BASE = base_body(ApiSpec.load())
 pytestmark = pytest.mark.tasks("auth")
 BAD_CREDENTIALS = {
     "no Authorization header": {},
@@ -21,9 +20,9 @@ BAD_CREDENTIALS = {
 
 
 @pytest.fixture(scope="session")
-def existing_task(target: Target) -> str:
+def existing_task(target: Target, base: dict[str, Any]) -> str:
     """A real task, so that a 401 on its poll cannot be a 404 in disguise."""
-    created = target.create(BASE)
+    created = target.create(base)
     body = created.json() if 200 <= created.status < 300 else None
     task_id = body.get("task_info", {}).get("id") if isinstance(body, dict) else None
     if not isinstance(task_id, str):
@@ -40,9 +39,9 @@ def _must_be_401(exchange: Exchange, verdicts: Verdicts, what: str) -> None:
 
 @pytest.mark.parametrize("headers", list(BAD_CREDENTIALS.values()), ids=list(BAD_CREDENTIALS))
 def test_create_refuses_a_missing_or_malformed_bearer(
-    headers: dict[str, str], target: Target, verdicts: Verdicts
+    headers: dict[str, str], target: Target, verdicts: Verdicts, base: dict[str, Any]
 ) -> None:
-    exchange = target.create(BASE, auth=False, headers=headers, meant_to_be_rejected=True)
+    exchange = target.create(base, auth=False, headers=headers, meant_to_be_rejected=True)
     _must_be_401(exchange, verdicts, "A create without a valid bearer token")
 
 

@@ -10,36 +10,50 @@ violation, when the target takes the other side.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
-from contract_tests.boundaries import base_body
 from contract_tests.budget import BudgetExhausted, drawing_from
 from contract_tests.findings import violation
 from contract_tests.image_cases import ImageCase, image_cases, invalid_image_cases
 from contract_tests.lifecycle import Observation, TaskWatcher
+from contract_tests.suite_fixtures import run_spec
 from contract_tests.target import CREATE_OPERATION, Exchange, Target, TargetUnreachable
 from contract_tests.verdicts import Verdicts
 from sparkspec.openapi import ApiSpec
 from sparkspec.provenance import Provenances
 
-SPEC = ApiSpec.load()
-BASE = base_body(SPEC)
-RULES = SPEC.fields_with_extension(CREATE_OPERATION, "x-image-rules")
-LABELS = Provenances(SPEC)
-CASES = {name: image_cases(rules, LABELS.of(rules)) for name, rules in RULES.items()}
-FIRST = next(iter(RULES))
-VALID = [(FIRST, case) for case in CASES[FIRST] if case.valid]
-# Every invalid case in the first image field, and the first case of each rule in the others: the docs
-# leave open whether a bad image is refused at create or accepted and failed, so each may be a task.
-INVALID = invalid_image_cases(CASES)
+
+@functools.cache
+def _cases(spec: ApiSpec) -> tuple[list[tuple[str, ImageCase]], list[tuple[str, ImageCase]]]:
+    """The valid cases (of the first image field) and the invalid ones, from the spec's image rules.
+
+    Every invalid case in the first image field, and the first case of each rule in the others: the docs
+    leave open whether a bad image is refused at create or accepted and failed, so each may be a task.
+    """
+    rules = spec.fields_with_extension(CREATE_OPERATION, "x-image-rules")
+    labels = Provenances(spec)
+    cases = {name: image_cases(field_rules, labels.of(field_rules)) for name, field_rules in rules.items()}
+    first = next(iter(rules))
+    return [(first, case) for case in cases[first] if case.valid], invalid_image_cases(cases)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """The image cases of the run's spec: the valid ones, or the invalid ones."""
+    if "case" in metafunc.fixturenames:
+        valid, invalid = _cases(run_spec(metafunc.config))
+        chosen = valid if metafunc.definition.originalname == "test_a_valid_image_is_accepted" else invalid
+        metafunc.parametrize(("field", "case"), chosen, ids=[f"{f}-{c.id}" for f, c in chosen])
 
 
 @pytest.mark.tasks("images.valid")
-@pytest.mark.parametrize(("field", "case"), VALID, ids=[f"{f}-{c.id}" for f, c in VALID])
-def test_a_valid_image_is_accepted(field: str, case: ImageCase, target: Target, verdicts: Verdicts) -> None:
-    exchange = target.create({**BASE, field: case.build()})
+def test_a_valid_image_is_accepted(
+    field: str, case: ImageCase, target: Target, verdicts: Verdicts, base: dict[str, Any]
+) -> None:
+    exchange = target.create({**base, field: case.build()})
     label = None if case.documented else case.provenance
     verdicts.settle(verdicts.accepted(exchange, f"{field}: {case.label}", label))
 
@@ -54,13 +68,15 @@ class Sent:
 
 
 @pytest.fixture(scope="session")
-def invalid_images(target: Target, watcher: TaskWatcher) -> dict[tuple[str, str], Sent]:
+def invalid_images(
+    target: Target, watcher: TaskWatcher, spec: ApiSpec, base: dict[str, Any]
+) -> dict[tuple[str, str], Sent]:
     """Every invalid image case sent once; the tasks of the accepted ones followed to their end at once."""
     sent: dict[tuple[str, str], Sent] = {}
-    for field, case in INVALID:
+    for field, case in _cases(spec)[1]:
         try:
             with drawing_from("images.invalid"):
-                exchange = target.create({**BASE, field: case.build()}, meant_to_be_rejected=True)
+                exchange = target.create({**base, field: case.build()}, meant_to_be_rejected=True)
         except (BudgetExhausted, TargetUnreachable) as exc:
             sent[(field, case.label)] = Sent(error=exc)
             continue
@@ -70,7 +86,6 @@ def invalid_images(target: Target, watcher: TaskWatcher) -> dict[tuple[str, str]
     return sent
 
 
-@pytest.mark.parametrize(("field", "case"), INVALID, ids=[f"{f}-{c.id}" for f, c in INVALID])
 def test_an_invalid_image_never_produces_a_video(
     field: str, case: ImageCase, invalid_images: dict[tuple[str, str], Sent], verdicts: Verdicts
 ) -> None:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from contract_tests.boundaries import base_body
 from contract_tests.budget import BudgetExhausted
 from contract_tests.config import active
 from contract_tests.findings import violation
@@ -18,22 +18,22 @@ from contract_tests.verdicts import Verdicts
 from sparkspec.openapi import ApiSpec
 
 PROFILE = active().profile
-SPEC = ApiSpec.load()
-BASE = base_body(SPEC)
-DURATIONS = SPEC.resolve(SPEC.request_schema("createGeneration")["properties"]["duration"]).get("enum", [5])
 
 
 @pytest.mark.tasks("lifecycle")
-def test_tasks_walk_their_lifecycle_to_the_end(target: Target, verdicts: Verdicts, watcher: TaskWatcher) -> None:
+def test_tasks_walk_their_lifecycle_to_the_end(
+    target: Target, verdicts: Verdicts, watcher: TaskWatcher, spec: ApiSpec, base: dict[str, Any]
+) -> None:
     """Several tasks at once: ids stable UUIDs; statuses in a vocabulary and only moving forwards; terminal
     statuses final; videos exactly when succeeded; the error exactly when failed; ISO 8601 timestamps with
     updated_at >= created_at; every task finishes within TASK_TIMEOUT; a succeeded task's video downloads."""
+    durations = spec.resolve(spec.request_schema("createGeneration")["properties"]["duration"]).get("enum", [5])
     observations = []
     found = []
     stopped: BudgetExhausted | None = None
     for number in range(PROFILE.lifecycle_tasks):
         try:
-            created = target.create({**BASE, "duration": DURATIONS[number % len(DURATIONS)]})
+            created = target.create({**base, "duration": durations[number % len(durations)]})
         except BudgetExhausted as exc:  # follow the tasks there are; the run is then incomplete
             stopped = exc
             break
