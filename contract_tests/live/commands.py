@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from contract_tests.lifecycle import TaskWatcher
-from contract_tests.live import drift
+from contract_tests.live import drift, drift_report
 from contract_tests.live.cassette import Recorder, load
 from contract_tests.live.config import LiveConfig, LiveConfigError
 from contract_tests.live.live_report import LiveReport, now
@@ -177,6 +177,6 @@ def drift_main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"spark-drift: {exc}\n")
         return 2
     report = drift.replay(document, spec, settings, cassette_name=str(args.cassette))
-    paths = drift.write(report, args.report_dir)
+    paths = drift_report.write(report, args.report_dir)
     sys.stdout.write(report.summary() + "\n\nReports: " + ", ".join(map(str, paths)) + "\n")
     return report.exit_code
