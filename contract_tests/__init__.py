@@ -1,1 +1,1 @@
-"""Contract suites for the wan2.6-i2v-spark API (issue 3)."""
+"""Contract suites for the wan2.6-i2v-spark API: the suites, their runner, and live runs (live/)."""

@@ -12,11 +12,11 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from contract_tests.findings import Finding, violation
 from contract_tests.target import POLL_OPERATION, Exchange, Target
+from contract_tests.task_rules import check_move, check_result, check_times, reachable_from
 from contract_tests.verdicts import Verdicts
 from sparkspec.openapi import ApiSpec, Lifecycle
 from sparkspec.provenance import Provenance, Provenances
@@ -90,7 +90,7 @@ class TaskWatcher:
         self.timeout = timeout
         self.interval = interval
         self.phase_of = {word: phase for words in lifecycle.vocabularies.values() for phase, word in words.items()}
-        self.reachable = {p: self._reachable(p) for p in lifecycle.phases}
+        self.reachable = {p: reachable_from(lifecycle, p) for p in lifecycle.phases}
 
     @classmethod
     def for_spec(
@@ -213,113 +213,10 @@ class TaskWatcher:
             )
             return
         observation.statuses.append(str(status))
-        found += self._check_move(observation.phase, phase, previous, exchange)
-        found += self._check_result(phase, body, exchange)
-        found += self._check_times(info, previous, exchange)
+        found += check_move(self.lifecycle, self.reachable, observation.phase, phase, previous, exchange)
+        found += check_result(phase, body, exchange)
+        found += check_times(info, previous, exchange)
         observation.phase = phase
-
-    def _check_move(
-        self, before: str | None, after: str, previous: Exchange | None, exchange: Exchange
-    ) -> list[Finding]:
-        if before is None:
-            return []
-        if before in self.lifecycle.terminal:
-            if after != before:
-                return [
-                    violation(
-                        "lifecycle.terminal-final",
-                        f"A task left its terminal status {before}",
-                        f"{before}, for good",
-                        exchange,
-                    )
-                ]
-            if previous is not None and _has_info(previous) and _result(previous) != _result(exchange):
-                return [
-                    violation(
-                        "lifecycle.result-stable",
-                        f"A {before} task's result changed between polls",
-                        "the same videos (or the same error) on every poll",
-                        exchange,
-                    )
-                ]
-            return []
-        if after not in self.reachable[before]:
-            return [
-                violation(
-                    "lifecycle.forward-only",
-                    f"A task went from {before} back to {after}",
-                    f"a status reachable from {before}: {', '.join(sorted(self.reachable[before]))}",
-                    exchange,
-                )
-            ]
-        return []
-
-    def _check_result(self, phase: str, body: dict[str, Any], exchange: Exchange) -> list[Finding]:
-        found = []
-        videos = body.get("videos")
-        has_videos = isinstance(videos, list)  # an empty list breaks minItems (an assumed rule), not this one
-        if (phase == "succeeded") != has_videos:
-            expected = "videos: a non-empty list of URLs" if phase == "succeeded" else "no videos before success"
-            found.append(
-                violation("lifecycle.videos-iff-succeeded", f"videos and status {phase} disagree", expected, exchange)
-            )
-        info = body["task_info"]
-        has_error = isinstance(info.get("error"), dict) or isinstance(body.get("error"), dict)
-        if (phase == "failed") != has_error:
-            expected = "an error object (task_info.error or error)" if phase == "failed" else "no error object"
-            found.append(
-                violation(
-                    "lifecycle.error-iff-failed", f"The error object and status {phase} disagree", expected, exchange
-                )
-            )
-        return found
-
-    def _check_times(self, info: dict[str, Any], previous: Exchange | None, exchange: Exchange) -> list[Finding]:
-        created, updated = _timestamp(info.get("created_at")), _timestamp(info.get("updated_at"))
-        if created is None or updated is None:
-            return [
-                violation(
-                    "lifecycle.timestamps",
-                    "A timestamp is not ISO 8601",
-                    "created_at and updated_at in ISO 8601 (RFC 3339)",
-                    exchange,
-                )
-            ]
-        found = []
-        if updated < created:
-            found.append(
-                violation(
-                    "lifecycle.updated-at-monotonic",
-                    "updated_at is before created_at",
-                    "updated_at >= created_at",
-                    exchange,
-                )
-            )
-        before = previous.json()["task_info"] if previous is not None and _has_info(previous) else None
-        if before is not None:
-            earlier_created, earlier_updated = (
-                _timestamp(before.get("created_at")),
-                _timestamp(before.get("updated_at")),
-            )
-            if earlier_created is not None and earlier_created != created:
-                found.append(
-                    violation(
-                        "lifecycle.created-at-stable",
-                        "created_at changed between polls",
-                        f"created_at stays {before.get('created_at')}",
-                        exchange,
-                    )
-                )
-            if earlier_updated is not None and updated < earlier_updated:
-                found.append(
-                    violation(
-                        "lifecycle.updated-at-monotonic",
-                        "updated_at went backwards",
-                        f"updated_at >= {before.get('updated_at')}",
-                        exchange,
-                    )
-                )
-        return found
 
     def _check_video(self, exchange: Exchange) -> list[Finding]:
         videos = exchange.json().get("videos") or []
@@ -352,16 +249,6 @@ class TaskWatcher:
             actual=f"statuses seen: {seen}",
         )
 
-    def _reachable(self, phase: str) -> set[str]:
-        seen = {phase}
-        frontier = [phase]
-        while frontier:
-            for following in self.lifecycle.transitions.get(frontier.pop(), ()):
-                if following not in seen:
-                    seen.add(following)
-                    frontier.append(following)
-        return seen
-
 
 def _is_uuid(value: str) -> bool:
     try:
@@ -369,24 +256,3 @@ def _is_uuid(value: str) -> bool:
     except ValueError:
         return False
     return len(value) == 36
-
-
-def _timestamp(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else None
-
-
-def _has_info(exchange: Exchange) -> bool:
-    body = exchange.json()
-    return isinstance(body, dict) and isinstance(body.get("task_info"), dict)
-
-
-def _result(exchange: Exchange) -> Any:
-    body = exchange.json() or {}
-    info = body.get("task_info") or {}
-    return body.get("videos"), info.get("status"), info.get("error"), body.get("error")
