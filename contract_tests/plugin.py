@@ -1,6 +1,6 @@
 """The pytest plugin of a contract run: it owns the target, the task plan and budget, the ledger of
 findings and the report, sets Hypothesis up, and turns each test's outcome into report entries.
-The fixtures are in fixtures.py."""
+The fixtures are in suite_fixtures.py."""
 
 from __future__ import annotations
 

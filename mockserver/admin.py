@@ -27,7 +27,7 @@ from mockserver.clock import timestamp
 from mockserver.errors import ApiError
 from mockserver.frontdoor import Call, Reply, Route
 from mockserver.journal import Journal
-from mockserver.presenter import Presenter
+from mockserver.presenter import Presenter, video_path
 from mockserver.task_service import TaskService
 from mockserver.tasks import Task
 from sparkspec.openapi import SAFE_DUMPER
@@ -125,9 +125,8 @@ class AdminApi:
 
     def _describe(self, task: Task) -> dict[str, Any]:
         state = self.tasks.read(task)
-        body = self.presenter.result(task, state, "")
         return {
-            "task_info": body["task_info"],
+            "task_info": self.presenter.result(task, state, "")["task_info"],
             "phase": state.phase.value,
             "queue_seconds": task.queue_seconds,
             "run_seconds": None if task.run_seconds == float("inf") else task.run_seconds,
@@ -138,7 +137,7 @@ class AdminApi:
             # For drift and for people: when the task enters each phase, and where it stands now.
             "timeline": self.tasks.timeline(task),
             "age_seconds": self.tasks.age(task),
-            "videos": body.get("videos", []),
+            "video_path": video_path(task.id),  # where its video is served, once it has succeeded
         }
 
 

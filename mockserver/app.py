@@ -16,7 +16,7 @@ from mockserver.errors import ErrorCatalog
 from mockserver.frontdoor import FrontDoor, Routes
 from mockserver.journal import Journal
 from mockserver.presenter import Presenter
-from mockserver.routes import CREATE, REJECTIONS, RETRYING_STATUS, Dependencies, GenerationApi
+from mockserver.routes import CREATE, REJECTIONS, RETRYING_STATUS, SCENARIO_HEADER, Dependencies, GenerationApi
 from mockserver.scenarios import SUCCEED, FailureReason, ScenarioError, ScenarioParser
 from mockserver.settings import Settings, SettingsError, ShotField
 from mockserver.state_file import SharedClock, StateFile, StateJournal, StateStore
@@ -94,7 +94,7 @@ def create_app(
     try:
         default_scenario = scenarios.parse(settings.scenario) if settings.scenario else SUCCEED
     except ScenarioError as exc:
-        raise SettingsError(f"scenario: {exc}") from None
+        raise SettingsError(f"scenario: {SCENARIO_HEADER}: {exc}") from None
     undocumented = [s for s in REJECTIONS if not errors.is_documented(CREATE, s)]
     if undocumented:
         raise SpecError(f"{CREATE} must document {undocumented}, which scenarios can make it answer")
@@ -112,7 +112,9 @@ def create_app(
         )
     )
     admin = AdminApi(tasks=tasks, journal=journal, presenter=presenter, document=contract.openapi_document)
-    app = MockApp(routes=Routes([*api.routes(), *admin.routes()]), journal=journal, clock=clock)
+    app = MockApp(
+        routes=Routes([*api.routes(), *admin.routes()], redirect_prefix=ADMIN_PREFIX), journal=journal, clock=clock
+    )
     app.state.settings = settings
     app.state.spec = spec
     app.state.store = store

@@ -22,6 +22,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from starlette.datastructures import URL
+from starlette.responses import RedirectResponse
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -78,11 +80,25 @@ class Route:
     head: bool = False
 
 
+class Redirect(Exception):
+    """The path is known with (or without) a trailing slash: ``307`` to that spelling of it."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self.path = path
+
+
 class Routes:
     """Finds the route of a method and a path: exact paths and paths whose one parameter comes last
-    by a dictionary lookup (every create and poll), the rest by their patterns."""
+    by a dictionary lookup (every create and poll), the rest by their patterns.
 
-    def __init__(self, routes: Sequence[Route]) -> None:
+    Under ``redirect_prefix`` (the admin API), a path known only with the other trailing slash is
+    redirected there, as Starlette's router does; the API's own paths are answered only as the spec
+    writes them.
+    """
+
+    def __init__(self, routes: Sequence[Route], *, redirect_prefix: str | None = None) -> None:
+        self.redirect_prefix = redirect_prefix
         self._exact: dict[tuple[str, str], Route] = {}
         self._by_parent: dict[tuple[str, str], tuple[str, Route]] = {}
         self._patterns: list[tuple[re.Pattern[str], Route]] = []
@@ -100,8 +116,9 @@ class Routes:
                 else:
                     self._patterns.append((pattern, route if method == route.method else _as_head(route)))
 
-    def find(self, method: str, path: str) -> tuple[Route, dict[str, str]]:
-        """The route and the path's parameters; :class:`ApiError` ``404`` or ``405`` when there is none."""
+    def find(self, method: str, path: str, shown: str | None = None) -> tuple[Route, dict[str, str]]:
+        """The route and the path's parameters; :class:`ApiError` ``404`` or ``405`` when there is none
+        (its detail shows ``shown``, the path as requested, or else ``path``), or :class:`Redirect`."""
         route = self._exact.get((method, path))
         if route is not None:
             return route, {}
@@ -112,13 +129,19 @@ class Routes:
         for pattern, route in self._patterns:
             if route.method == method and (match := pattern.match(path)) is not None:
                 return route, match.groupdict()
-        allowed = sorted({m for pattern, methods in self._methods if pattern.match(path) for m in methods})
+        # As Starlette's router: the methods of the first route whose path matches.
+        allowed = next((sorted(methods) for pattern, methods in self._methods if pattern.match(path)), None)
         if allowed:
-            shown = ", ".join(allowed)
+            listed = ", ".join(allowed)
             raise ApiError(
-                405, f"Method {method} is not allowed here; allowed methods are {shown}", headers={"Allow": shown}
+                405, f"Method {method} is not allowed here; allowed methods are {listed}", headers={"Allow": listed}
             )
-        raise ApiError(404, f"No route for {method} {path[:200]}")
+        prefix = self.redirect_prefix
+        if prefix is not None and path.startswith(prefix + "/") and path != prefix + "/":
+            other = path.rstrip("/") if path.endswith("/") else path + "/"
+            if any(pattern.match(other) for pattern, _ in self._methods):
+                raise Redirect(other)
+        raise ApiError(404, f"No route for {method} {(shown or path)[:200]}")
 
 
 def _as_head(route: Route) -> Route:
@@ -153,10 +176,14 @@ class FrontDoor:
         status = 500
         try:
             try:
-                route, params = self.routes.find(scope["method"], path)
+                route, params = self.routes.find(scope["method"], path, scope["path"])
                 reply = await route.handler(Call(scope, receive, params, notes))
             except ApiError as exc:
                 reply = error_reply(exc)
+            except Redirect as moved:
+                reply = Reply(
+                    307, b"", stream=RedirectResponse(str(URL(scope={**scope, "path": _spelled(scope, moved)})))
+                )
             except Exception:
                 log.exception("unhandled error in the mock")
                 reply = error_reply(internal_error())
@@ -217,8 +244,9 @@ async def _send(reply: Reply, send: Send, trace_header: tuple[bytes, bytes]) -> 
 
 
 async def _stream(app: ASGIApp, scope: Scope, receive: Receive, send: Send, trace_header: tuple[bytes, bytes]) -> int:
-    """Let ``app`` send its answer, with the trace header added; the status it sent."""
-    status = 500
+    """Let ``app`` send its answer, with the trace header added; the status it sent. A crash before it
+    started is answered as any crash is; one after can only end the connection."""
+    status = 0
 
     async def send_with_trace(message: Message) -> None:
         nonlocal status
@@ -227,8 +255,21 @@ async def _stream(app: ASGIApp, scope: Scope, receive: Receive, send: Send, trac
             message["headers"] = [*message.get("headers", ()), trace_header]
         await send(message)
 
-    await app(scope, receive, send_with_trace)
+    try:
+        await app(scope, receive, send_with_trace)
+    except Exception:
+        log.exception("unhandled error in the mock")
+        if status:
+            raise
+        await _send(error_reply(internal_error()), send, trace_header)
+        return 500
     return status
+
+
+def _spelled(scope: Scope, moved: Redirect) -> str:
+    """The requested path (``root_path`` and all) with the trailing slash of the route path it redirects to."""
+    path: str = scope["path"]
+    return path.rstrip("/") if not moved.path.endswith("/") else path + "/"
 
 
 def _route_path(scope: Scope) -> str:

@@ -20,8 +20,6 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
 # `python -m mockserver`: the same entry point as `spark-mock`, without needing the script on the PATH.
 PYTHON_MODULE = (sys.executable, "-m", "mockserver")
 SPARK_MOCK = (str(Path(sys.executable).parent / "spark-mock"),)
@@ -47,6 +45,8 @@ class MockProcess:
 
     def alive(self) -> bool:
         """Whether its health check answers ``ok``."""
+        import httpx  # here, not at the top: every mock process imports this module, and needs no client
+
         return bool(httpx.get(self.url + HEALTH, timeout=5).json()["status"] == "ok")
 
 
@@ -117,6 +117,8 @@ def process_memory(pid: int, field: str = "VmRSS") -> int:
 
 
 def _wait_until_up(mock: MockProcess, timeout: float) -> None:
+    import httpx
+
     deadline = time.monotonic() + timeout
     with httpx.Client(timeout=1) as client:
         while time.monotonic() < deadline:
@@ -126,7 +128,8 @@ def _wait_until_up(mock: MockProcess, timeout: float) -> None:
                 if client.get(mock.url + HEALTH).status_code == 200:
                     return
             except httpx.TransportError:
-                time.sleep(0.01)  # fine-grained: the benchmarks time the start with this
+                pass
+            time.sleep(0.01)  # fine-grained: the benchmarks time the start with this
     raise RuntimeError(f"the mock did not answer within {timeout:g} s: {mock.output()[-2000:]}")
 
 

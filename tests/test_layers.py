@@ -11,10 +11,21 @@ import mockserver
 REPO = Path(__file__).resolve().parent.parent
 # Bottom up; a package may import those below it, never one above.
 LAYERS = ("sparkspec", "mockserver", "contract_tests", "benchmarks", "tests")
-# The mock's domain: tasks, their clock, store, scenarios and service. No HTTP, no OpenAPI.
-DOMAIN = frozenset(
-    {"mockserver.clock", "mockserver.tasks", "mockserver.store", "mockserver.scenarios", "mockserver.task_service"}
+# The layers inside the mock, bottom up (the README's second table); the first is the domain: no HTTP, no OpenAPI.
+MOCK_LAYERS = (
+    ("clock", "tasks", "store", "scenarios", "task_service"),
+    ("bodies", "problems"),
+    ("journal", "state_file", "settings"),
+    ("contract",),
+    ("frontdoor", "errors", "presenter", "routes", "admin", "http_protocol"),
+    ("app", "spark_mock", "launcher", "__init__", "__main__"),
 )
+MOCK_LAYER = {
+    "mockserver" if name == "__init__" else f"mockserver.{name}": number
+    for number, names in enumerate(MOCK_LAYERS)
+    for name in names
+}
+DOMAIN = frozenset(f"mockserver.{name}" for name in MOCK_LAYERS[0])
 NOT_IN_DOMAIN = ("starlette", "openapi_core", "uvicorn", "httpx", "jsonschema", "jsonschema_rs")
 
 
@@ -55,8 +66,10 @@ def problems(modules: Mapping[str, str], public: frozenset[str]) -> list[str]:
             private = target != "mockserver" or not set(names) <= public
             if name.startswith("contract_tests") and top == "mockserver" and private:
                 found.append(f"{name} imports {target} {list(names)}: only mockserver's public names may be used")
-            if name in DOMAIN and (top in NOT_IN_DOMAIN or (top == "mockserver" and target not in DOMAIN)):
+            if name in DOMAIN and top in NOT_IN_DOMAIN:
                 found.append(f"{name}, in the domain, imports {target}")
+            if top == "mockserver" and name in MOCK_LAYER and MOCK_LAYER.get(target, -1) > MOCK_LAYER[name]:
+                found.append(f"{name} imports {target}, a layer of the mock above it")
             if at_import and top in LAYERS:
                 candidates = [f"{target}.{n}" for n in names if f"{target}.{n}" in modules] or [target]
                 graph.setdefault(name, set()).update(c for c in candidates if c in modules and c != name)
@@ -83,7 +96,10 @@ def _circles(graph: Mapping[str, set[str]]) -> list[list[str]]:
 
 
 def test_the_imports_run_down_the_layers() -> None:
-    assert problems(sources(), frozenset(mockserver.__all__)) == []
+    modules = sources()
+    assert problems(modules, frozenset(mockserver.__all__)) == []
+    unplaced = [name for name in modules if name.split(".")[0] == "mockserver" and name not in MOCK_LAYER]
+    assert unplaced == [], "each module of the mock belongs in a layer of MOCK_LAYERS (and of the README's table)"
 
 
 def test_each_kind_of_wrong_import_is_caught() -> None:
@@ -91,6 +107,7 @@ def test_each_kind_of_wrong_import_is_caught() -> None:
         "sparkspec.openapi": "import yaml\nfrom mockserver.app import create_app\n",
         "mockserver.tasks": "from starlette.types import Scope\nfrom mockserver.routes import CREATE\n",
         "mockserver.routes": "from mockserver.tasks import Task\n",
+        "mockserver.journal": "from mockserver.contract import Contract\n",
         "mockserver.a": "from mockserver import b\n",
         "mockserver.b": "from mockserver.a import x\n",
         "contract_tests.drift": "from mockserver import create_app\nfrom mockserver.tasks import state_at\n",
@@ -99,9 +116,10 @@ def test_each_kind_of_wrong_import_is_caught() -> None:
     found = problems(modules, frozenset({"create_app", "launch"}))
     assert "sparkspec.openapi imports mockserver.app, a layer above it" in found
     assert "mockserver.tasks, in the domain, imports starlette.types" in found
-    assert "mockserver.tasks, in the domain, imports mockserver.routes" in found
+    assert "mockserver.tasks imports mockserver.routes, a layer of the mock above it" in found
     assert any(f.startswith("contract_tests.drift imports mockserver.tasks") for f in found)
     assert any(f.startswith("contract_tests.run imports mockserver ['launch', 'Lanes']") for f in found)
+    assert "mockserver.journal imports mockserver.contract, a layer of the mock above it" in found
     assert any("a circle of imports: mockserver.a -> mockserver.b -> mockserver.a" in f for f in found)
     assert any("mockserver.tasks -> mockserver.routes -> mockserver.tasks" in f for f in found)
     assert not any(f.startswith("contract_tests.drift imports mockserver ['create_app']") for f in found)

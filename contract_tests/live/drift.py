@@ -125,8 +125,7 @@ def replay(document: dict[str, Any], spec: ApiSpec, settings: Settings, cassette
                 recorded_id = next((r for r in ids if r in request["path"]), None)
                 if recorded_id is None:
                     continue  # a URL of the target's own that the mock has no counterpart for
-                videos = client.get(f"/__mock/tasks/{ids[recorded_id]}").json().get("videos") or ["/none"]
-                answer = client.get(videos[0])
+                answer = client.get(client.get(f"/__mock/tasks/{ids[recorded_id]}").json()["video_path"])
                 report.differences += _compare_download(
                     call, probe_id, recorded, answer.status_code, dict(answer.headers)
                 )
@@ -164,11 +163,12 @@ def _align(client: TestClient, task_id: str, phase: str) -> None:
     task = described.json()
     if task["phase"] == phase:
         return
-    moments = [moment for moment in task["timeline"].values() if moment is not None]
+    # The moment it enters ``phase``, if that is still ahead; else the moment it ends (never, if it stalls).
     moment = task["timeline"].get(phase)
-    target = moment if moment is not None and moment >= task["age_seconds"] else max(moments)
-    if target > task["age_seconds"]:
-        client.post("/__mock/clock/advance", json={"seconds": target - task["age_seconds"] + 1e-6})
+    if moment is None or moment < task["age_seconds"]:
+        moment = list(task["timeline"].values())[-1]
+    if moment is not None and moment > task["age_seconds"]:
+        client.post("/__mock/clock/advance", json={"seconds": moment - task["age_seconds"] + 1e-6})
 
 
 def _not_comparable(status: int) -> str:

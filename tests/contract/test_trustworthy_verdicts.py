@@ -1,7 +1,7 @@
 """Verdicts you can trust, shown through `spark-contract` as a user runs it, with the default profile.
 
 - A target written only from the docs, which takes other readings where the docs are silent (tests/
-  docs_stand_in.py), passes with no violation; what it reads otherwise is listed as deviations, and
+  stand_ins/docs_only.py), passes with no violation; what it reads otherwise is listed as deviations, and
   `STRICT=1` fails it.
 - Broken targets fail (exit 1) for their own reason: a 500 on non-ASCII text under `MAX_TASKS=30`, a
   terminal status that reverts when the task finished near the deadline, a target that accepts every

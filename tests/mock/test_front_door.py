@@ -15,7 +15,7 @@ from mockserver.clock import ManualClock
 from mockserver.errors import ApiError
 from mockserver.frontdoor import Call, FrontDoor, Reply, Route, Routes
 from mockserver.journal import Journal
-from tests.helpers import AUTH, CREATE_PATH, VALID_BODY, poll_path
+from tests.helpers import AUTH, CREATE_PATH, VALID_BODY, SpecCheckedClient, create_ok, poll_path
 
 
 async def _ok(call: Call) -> Reply:
@@ -105,3 +105,32 @@ async def test_under_a_root_path_the_mock_answers_as_at_the_root(root: str) -> N
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+def test_an_admin_path_with_a_trailing_slash_is_redirected_as_starlette_did(client: SpecCheckedClient) -> None:
+    moved = client.get("/__mock/health/?x=1", follow_redirects=False)
+    assert moved.status_code == 307 and moved.headers["location"] == "http://testserver/__mock/health?x=1"
+    assert "traceparent" in moved.headers
+    assert client.get("/__mock/health/").json()["status"] == "ok"  # followed
+    assert client.get("/__mock/nothing/", follow_redirects=False).status_code == 404
+    assert client.get(CREATE_PATH + "/", headers=AUTH, follow_redirects=False).status_code == 404  # not the API's
+
+
+def test_a_crash_before_the_video_starts_is_a_500_in_the_api_shape(
+    client: SpecCheckedClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    task_id = create_ok(client)
+    client.post("/__mock/clock/advance", json={"seconds": 1000})
+    monkeypatch.setattr("mockserver.routes.video_path", lambda: "/no/such/file.mp4")
+    with caplog.at_level(logging.ERROR, logger="mockserver"):
+        response = client.get(f"/__mock/assets/{task_id}/result_00.mp4")
+    assert response.status_code == 500 and response.json()["error_code"] == 500
+    assert "traceparent" in response.headers and "unhandled error" in caplog.text
+
+
+@pytest.mark.anyio
+async def test_under_a_root_path_a_404_shows_the_path_as_requested() -> None:
+    transport = httpx.ASGITransport(app=create_app(Settings()), root_path="/under")
+    async with httpx.AsyncClient(transport=transport, base_url="http://mock") as client:
+        missing = await client.get("/under/nowhere")
+    assert missing.status_code == 404 and missing.json()["detail"] == "No route for GET /under/nowhere"
