@@ -172,7 +172,9 @@ class FrontDoor:
         trace = traceparent(incoming)
         trace_header = (b"traceparent", trace.encode())
         notes = Notes()
-        path = _route_path(scope)
+        path: str = scope["path"]
+        if scope.get("root_path"):
+            path = _route_path(scope)
         status = 500
         try:
             try:
