@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import gc
 import os
+from functools import partial
 
 from starlette.applications import Starlette
 from starlette.types import ASGIApp
@@ -72,6 +73,7 @@ def create_app(
     contract = Contract(spec, formats, nulls_absent=settings.nulls == "absent")
     errors = ErrorCatalog(spec)
     journal: Journal
+    state: StateFile | None = None
     if settings.state_file is not None:
         state = StateFile(settings.state_file)
         clock = clock or SharedClock(state)
@@ -98,7 +100,13 @@ def create_app(
     undocumented = [s for s in REJECTIONS if not errors.is_documented(CREATE, s)]
     if undocumented:
         raise SpecError(f"{CREATE} must document {undocumented}, which scenarios can make it answer")
-    tasks = TaskService(store, clock, speed=settings.speed, seed=settings.seed)
+    counter = reset_counter = None
+    if state is not None:
+        counter = partial(state.next_number, "task_ids")
+        reset_counter = partial(state.set_meta, "task_ids", 0.0)
+    tasks = TaskService(
+        store, clock, speed=settings.speed, seed=settings.seed, counter=counter, reset_counter=reset_counter
+    )
     api = GenerationApi(
         Dependencies(
             settings=settings,
@@ -179,7 +187,11 @@ def _spec_formats(spec: ApiSpec, *, check_integrity: bool = True) -> dict[str, F
 
 def app_from_env() -> Starlette:
     """The app as ``MOCK_*`` variables describe it: what each uvicorn worker process builds."""
-    app = create_app(Settings.from_env(os.environ))
+    from mockserver.http_protocol import configure as configure_protocol  # uvicorn's: for the process that serves
+
+    settings = Settings.from_env(os.environ)
+    app = create_app(settings)
+    configure_protocol(settings.read_timeout)
     settle_heap()
     return app
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from typing import Any
@@ -10,6 +11,8 @@ import orjson
 from starlette.types import Receive
 
 FAST_PARSE_BYTES = 64 * 1024
+# Far deeper than any body of this API (two levels), far shallower than what would exhaust the stack.
+MAX_DEPTH = 64
 # Unpaired surrogates can only come from \\uD800-style escapes: valid UTF-8 cannot encode them.
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
@@ -22,21 +25,32 @@ class MalformedBody(ValueError):
     """The body is not a JSON document. The message says where it goes wrong."""
 
 
+class BodyTooSlow(ValueError):
+    """No byte of the body came for the read timeout."""
+
+
 class BodyCutShort(MalformedBody):
     """The client went away before the whole body arrived (the answer is likely never read)."""
 
 
-async def read_limited(receive: Receive, limit: int, declared: str) -> bytes:
+async def read_limited(receive: Receive, limit: int, declared: str, idle_timeout: float | None = None) -> bytes:
     """The whole body, read from the ASGI ``receive``, or :class:`BodyTooLarge` as soon as it passes
     ``limit`` bytes. A declared Content-Length (``declared``, the header's value or ``""``) over the
-    limit is refused before a byte is read.
+    limit is refused before a byte is read. :class:`BodyTooSlow` when no part of it comes for
+    ``idle_timeout`` seconds.
     """
     if declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge(f"The request body is larger than {limit} bytes")
     chunks: list[bytes] = []
     size = 0
     while True:
-        message = await receive()
+        if idle_timeout is None:
+            message = await receive()
+        else:
+            try:
+                message = await asyncio.wait_for(receive(), idle_timeout)
+            except TimeoutError:
+                raise BodyTooSlow(f"No part of the request body came for {idle_timeout:g} seconds") from None
         if message["type"] == "http.disconnect":
             raise BodyCutShort(f"The connection closed after {size} bytes, before the whole request body arrived")
         chunk = message.get("body", b"")
@@ -49,7 +63,11 @@ async def read_limited(receive: Receive, limit: int, declared: str) -> bytes:
 
 
 def parse_json(raw: bytes) -> Any:
-    """The body as JSON (UTF-8, no NaN or Infinity, no lone surrogates), or :class:`MalformedBody`.
+    """The body as JSON (UTF-8, no NaN or Infinity, no lone surrogates, at most ``MAX_DEPTH`` levels
+    deep), or :class:`MalformedBody`.
+
+    The depth is bounded because the validator, and anything that writes about the body, recurses
+    into it: nested a thousand levels, it would run out of stack.
 
     The standard library's reading is the contract; orjson, faster with the same checks, reads
     small bodies first. Where the two differ, orjson either refuses (numbers past a double, lone
@@ -58,6 +76,10 @@ def parse_json(raw: bytes) -> Any:
     two to the same answers.
     """
     if len(raw) <= FAST_PARSE_BYTES:
+        # Measured on small bodies only (a walk of a large one would hold the loop); the contract
+        # adapter refuses a large one that nests too deep for the validator.
+        if raw.count(b"[") + raw.count(b"{") > MAX_DEPTH and _depth(raw) > MAX_DEPTH:
+            raise MalformedBody(f"Malformed JSON: nested more than {MAX_DEPTH} levels deep")
         try:
             value = orjson.loads(raw)
         except orjson.JSONDecodeError:
@@ -82,6 +104,28 @@ def parse_json(raw: bytes) -> Any:
     if _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(value):
         raise MalformedBody("Malformed JSON: a \\u escape leaves a lone UTF-16 surrogate, which is not Unicode text")
     return value
+
+
+def _depth(raw: bytes) -> int:
+    """How deep the brackets of ``raw`` nest, outside strings (a bound: the JSON may still be malformed)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in (0x5D, 0x7D):  # ] }
+            depth -= 1
+    return deepest
 
 
 def _reject_constant(name: str) -> Any:

@@ -122,10 +122,13 @@ class Contract:
     def body_problems(self, operation_id: str, body: Any) -> list[RequestProblem]:
         """Every way ``body`` breaks the operation's request schema (at most ten), in field order."""
         validator = self._bodies[operation_id].validator
-        if validator.is_valid(body):  # the common case, answered by jsonschema-rs alone
-            return []
-        errors = validator.python.iter_errors(body)
-        found = [error for error, _ in zip(errors, range(MAX_REPORTED), strict=False)]
+        try:
+            if validator.is_valid(body):  # the common case, answered by jsonschema-rs alone
+                return []
+            errors = validator.python.iter_errors(body)
+            found = [error for error, _ in zip(errors, range(MAX_REPORTED), strict=False)]
+        except RecursionError:  # a large body nested deeper than the validator can follow
+            return [RequestProblem("body", "depth", "body: nested too deeply to be checked")]
         problems = [describe(error) for error in found]
         for error in found:
             _release(error)

@@ -18,9 +18,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable
+from http import HTTPStatus
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from mockserver.errors import ApiError
+from mockserver.frontdoor import traceparent
 
 #: What uvicorn's ``--http`` option takes to use this protocol.
 IMPORT_PATH = "mockserver.http_protocol:CoalescingHttpToolsProtocol"
@@ -33,6 +37,10 @@ SERVER_OPTIONS: dict[str, object] = {
     "http": IMPORT_PATH,  # one system call per response, not two
     "ws": "none",  # the API has no WebSocket; not loading uvicorn's shortens the start
 }
+#: The most a request's headers may take, request line included (nginx's default is 32 KiB).
+MAX_HEADER_BYTES = 64 * 1024
+#: Seconds a request's headers may stall once begun; the app bounds its body with the same setting.
+DEFAULT_READ_TIMEOUT = 30.0
 #: Held bytes go out at once past this size, so that a producer that never yields stays bounded
 #: (uvicorn's flow control only sees what reached the real transport).
 FLUSH_AT = 64 * 1024
@@ -98,12 +106,84 @@ class CoalescingTransport:
 
 class CoalescingHttpToolsProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol on a :class:`CoalescingTransport`, which it flushes before it
-    lets a client's end of stream close the connection."""
+    lets a client's end of stream close the connection.
+
+    It also bounds what uvicorn leaves open: a request's headers may take at most
+    ``max_header_bytes`` (else ``431``), and may not stall for ``read_timeout`` seconds once begun
+    (else ``408``); both in the API's error shape, and the connection is closed. The app bounds
+    the body itself. :func:`configure` sets both for the serving process.
+    """
 
     transport: CoalescingTransport  # type: ignore[assignment]
+    max_header_bytes = MAX_HEADER_BYTES
+    read_timeout = DEFAULT_READ_TIMEOUT
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        self._header_bytes = 0  # bytes received since the last request's headers ended
+        self._in_body = False  # from the end of a request's headers to the end of the request
+        self._last_data = 0.0
+        self._tail = b""  # the last bytes of the headers so far, where their end may have begun
+        self._stall_timer: asyncio.TimerHandle | None = None
         super().connection_made(CoalescingTransport(transport, self.loop))  # type: ignore[arg-type]
+
+    def data_received(self, data: bytes) -> None:
+        if not self._in_body:
+            before = self._header_bytes
+            self._header_bytes += len(data)
+            if self._header_bytes > self.max_header_bytes and not self._headers_end_in_time(data, before):
+                self._refuse(431, f"The request's headers are larger than {self.max_header_bytes} bytes")
+                return
+            self._tail = data[-3:]
+        super().data_received(data)
+        if not self._in_body and self._header_bytes and not self.transport.is_closing():
+            # Headers begun and not ended by this chunk (most requests end theirs in their first one).
+            self._last_data = self.loop.time()
+            if self._stall_timer is None:
+                self._stall_timer = self.loop.call_later(self.read_timeout, self._check_stall)
+
+    def _headers_end_in_time(self, data: bytes, before: int) -> bool:
+        """Whether the headers end in ``data`` (the body may follow in the same chunk) within the bound."""
+        end = (self._tail + data).find(b"\r\n\r\n")
+        return end >= 0 and before - len(self._tail) + end + 4 <= self.max_header_bytes
+
+    def on_headers_complete(self) -> None:
+        self._in_body = True
+        self._header_bytes, self._tail = 0, b""
+        if self._stall_timer is not None:
+            self._stall_timer.cancel()
+            self._stall_timer = None
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self._in_body = False
+        super().on_message_complete()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._stall_timer is not None:
+            self._stall_timer.cancel()
+            self._stall_timer = None
+        super().connection_lost(exc)
+
+    def _check_stall(self) -> None:
+        self._stall_timer = None
+        if self._in_body or not self._header_bytes or self.transport.is_closing():
+            return
+        idle = self.loop.time() - self._last_data
+        if idle < self.read_timeout:
+            self._stall_timer = self.loop.call_later(self.read_timeout - idle, self._check_stall)
+            return
+        self._refuse(408, f"The request's headers stopped coming for {self.read_timeout:g} seconds")
+
+    def _refuse(self, status: int, detail: str) -> None:
+        """Answer ``status`` in the API's shape, unless an answer is under way, and close the connection."""
+        if self.cycle is None or self.cycle.response_complete:
+            body = ApiError(status, detail).body()
+            head = (
+                f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\ncontent-type: application/json\r\n"
+                f"content-length: {len(body)}\r\nconnection: close\r\ntraceparent: {traceparent(None)}\r\n\r\n"
+            )
+            self.transport.write(head.encode() + body)
+        self.transport.close()
 
     # A complete response is not flushed at once on purpose: sending it synchronously, with the next
     # one a little later, wakes its client each time and loses most of the gain.
@@ -112,3 +192,8 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
         # The transport closes itself when this returns: what the app wrote must be out by then.
         self.transport.flush()
         super().eof_received()
+
+
+def configure(read_timeout: float) -> None:
+    """Set the read timeout of every connection this process serves (the ``read_timeout`` setting)."""
+    CoalescingHttpToolsProtocol.read_timeout = read_timeout

@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 
 from mockserver.bodies import MalformedBody, parse_json
 from mockserver.clock import timestamp
-from sparkspec.redaction import MAX_HEADERS, redact_headers, request_secrets, scrub, summarize
+from sparkspec.redaction import MAX_HEADER_CHARS, MAX_HEADERS, redact_headers, request_secrets, scrub, summarize
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,16 +80,24 @@ class Visit(NamedTuple):
     notes: Notes
 
 
+# Up to this size in all, a request's headers are kept as they came (an entry cuts them when read);
+# larger, each is cut when recorded, so that no entry keeps more than this.
+_ROOMY = 2048
+
+
 def pack_headers(headers: list[tuple[bytes, bytes]]) -> bytes | list[tuple[bytes, bytes]]:
-    """The first ``MAX_HEADERS`` headers (all an entry shows) as one bytes object, names and values
-    between newlines; as a list if one holds a newline (HTTP parsers refuse those, but an ASGI caller
-    may not be one).
+    """The first ``MAX_HEADERS`` headers (all an entry shows), each name and value cut to what an entry
+    shows, as one bytes object, names and values between newlines; as a list if one holds a newline
+    (HTTP parsers refuse those, but an ASGI caller may not be one).
 
     A thousand kept requests' header lists are ten thousand small objects, freed long after they were
     made, when the CPU's caches have forgotten them: kept as one object each, creates run faster.
     """
     headers = headers[:MAX_HEADERS]
     packed = b"\n".join(chain.from_iterable(headers))
+    if len(packed) > _ROOMY:
+        headers = [(name[:MAX_HEADER_CHARS], value[:MAX_HEADER_CHARS]) for name, value in headers]
+        packed = b"\n".join(chain.from_iterable(headers))
     return packed if packed.count(b"\n") == 2 * len(headers) - 1 else headers
 
 

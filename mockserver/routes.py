@@ -18,13 +18,13 @@ from typing import Any
 from starlette.responses import FileResponse
 from starlette.types import Receive, Scope
 
-from mockserver.bodies import BodyCutShort, BodyTooLarge, MalformedBody, read_limited
+from mockserver.bodies import BodyCutShort, BodyTooLarge, BodyTooSlow, MalformedBody, read_limited
 from mockserver.contract import Admission, Contract
 from mockserver.errors import ApiError, ErrorCatalog
 from mockserver.frontdoor import Call, Reply, Route
 from mockserver.presenter import ASSET_PREFIX, VIDEO_NAME, Presenter
 from mockserver.scenarios import Scenario, ScenarioError, ScenarioParser
-from mockserver.settings import Settings, ShotField
+from mockserver.settings import BEARER_TOKEN, Settings, ShotField
 from mockserver.task_service import TaskService
 from mockserver.tasks import Phase, Task
 from sparkspec.openapi import ApiSpec, SpecError
@@ -73,6 +73,7 @@ class GenerationApi:
         # Their own threads, not the shared pool: each thread that parses a large body keeps a malloc
         # arena as large as that body's peak, so a few fixed threads keep the memory a few bodies' worth.
         self._parsers = ThreadPoolExecutor(LARGE_BODIES_AT_ONCE, thread_name_prefix="large-body")
+        self._read_timeout = deps.settings.read_timeout
         self._shot_field: ShotField = deps.settings.shot_field
 
     def routes(self) -> list[Route]:
@@ -98,9 +99,10 @@ class GenerationApi:
             admission = self._admit(raw)
         else:
             # A large body (or one of unknown size) costs memory several times its size while it is
-            # parsed and its images decoded: only a few are handled at once, the others wait unread.
+            # parsed and its images decoded: only a few are parsed at once. It is read before it waits
+            # for its turn, so that a client that never finishes its body holds no turn.
+            raw = await self._read(call.receive, declared)
             async with self._large_bodies:
-                raw = await self._read(call.receive, declared)
                 admission = await asyncio.get_running_loop().run_in_executor(self._parsers, self._admit, raw)
         # A small body goes into the journal as the bytes that came (one object to keep, where the
         # parsed body is many) and is parsed when read; a large one is summarised now.
@@ -136,10 +138,12 @@ class GenerationApi:
 
     async def _read(self, receive: Receive, declared: str) -> bytes:
         try:
-            return await read_limited(receive, self.deps.settings.max_body_bytes, declared)
+            return await read_limited(receive, self.deps.settings.max_body_bytes, declared, self._read_timeout)
         except BodyTooLarge as exc:
             # Closing the connection tells the client to stop sending the rest, which is never read.
             raise self.deps.errors.error(413, str(exc), operation_id=CREATE, headers={"Connection": "close"}) from None
+        except BodyTooSlow as exc:
+            raise self.deps.errors.error(408, str(exc), operation_id=CREATE, headers={"Connection": "close"}) from None
         except BodyCutShort as exc:  # for the journal: the client has gone and reads no answer
             raise self.deps.errors.error(400, str(exc), operation_id=CREATE) from None
 
@@ -156,7 +160,7 @@ class GenerationApi:
         else:
             scheme, _, token = header.strip().partition(" ")
             token = token.strip()
-            if scheme.lower() != "bearer" or not token or " " in token:
+            if scheme.lower() != "bearer" or not BEARER_TOKEN.fullmatch(token):
                 problem = "Invalid Authorization header format; expected 'Bearer <API key>'"
             elif self._api_keys and not any(hmac.compare_digest(token.encode(), key) for key in self._api_keys):
                 problem = "Invalid API key"

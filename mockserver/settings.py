@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,9 @@ ENV_PREFIX = "MOCK_"
 # Beyond these, timelines stop being representable: a task would last longer than the calendar.
 MIN_SPEED, MAX_SPEED = 0.001, 1_000_000.0
 MAX_WORKERS = 64
+MAX_READ_TIMEOUT = 3600.0
+# RFC 6750's b64token: what a Bearer token may hold (the routes hold requests to it too).
+BEARER_TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 T = TypeVar("T")
 
 
@@ -55,6 +59,8 @@ class Settings:
         journal_size: How many requests the journal keeps (oldest dropped first).
         max_tasks: How many tasks the store keeps (oldest dropped first).
         max_body_bytes: Largest request body accepted; larger ones get 413.
+        read_timeout: Seconds a client may leave a request's headers or body unfinished without
+            sending a byte; then the request gets 408 and the connection is closed.
         public_url: Base URL for result video links; by default the URL the request came to.
         seed: Makes task ids and timings repeat from run to run.
         log_level: uvicorn's log level.
@@ -93,6 +99,7 @@ class Settings:
     journal_size: int = 1000
     max_tasks: int = 100_000
     max_body_bytes: int = 32 * 1024 * 1024
+    read_timeout: float = 30.0
     public_url: str | None = None
     seed: int | None = None
     log_level: LogLevel = "info"
@@ -115,13 +122,17 @@ class Settings:
         _check_choice("nulls", self.nulls, NullReading)
         _check_choice("shot_field", self.shot_field, ShotField)
         _check_choice("image_checks", self.image_checks, ImageChecks)
+        if not (math.isfinite(self.read_timeout) and 0 < self.read_timeout <= MAX_READ_TIMEOUT):
+            raise SettingsError(f"read_timeout must be a number of seconds above 0, at most {MAX_READ_TIMEOUT:g}")
         for name in ("journal_size", "max_tasks", "max_body_bytes"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.public_url is not None and not self.public_url.startswith(("http://", "https://")):
             raise SettingsError(f"public_url must be an http(s) URL, got {self.public_url!r}")
-        if any(not key or any(c.isspace() for c in key) or "," in key for key in self.api_keys):
-            raise SettingsError("api_keys must be non-empty tokens without spaces or commas")
+        if any(not BEARER_TOKEN.fullmatch(key) for key in self.api_keys):
+            raise SettingsError(
+                "api_keys must be bearer tokens (RFC 6750: letters, digits and -._~+/, then any '='), comma-separated"
+            )
         if not 1 <= self.workers <= MAX_WORKERS:
             raise SettingsError(f"workers must be between 1 and {MAX_WORKERS}, got {self.workers}")
 
@@ -135,6 +146,7 @@ class Settings:
         parsers: dict[str, Callable[[str], Any]] = {
             "port": int,
             "speed": float,
+            "read_timeout": float,
             "journal_size": int,
             "max_tasks": int,
             "max_body_bytes": int,

@@ -14,6 +14,7 @@ import uvicorn
 
 from mockserver.app import create_app, settle_heap
 from mockserver.http_protocol import SERVER_OPTIONS
+from mockserver.http_protocol import configure as configure_protocol
 from mockserver.settings import Settings, SettingsError
 from sparkspec.openapi import SpecError
 
@@ -51,6 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             shared = Path(tempfile.mkdtemp(prefix="spark-mock-")) / "state.sqlite"
             settings = dataclasses.replace(settings, state_file=shared)
         app = create_app(settings)  # built here too: a bad setting stops the start with a clear message
+        configure_protocol(settings.read_timeout)
         settle_heap()
     except (SettingsError, SpecError, OSError) as exc:
         sys.stderr.write(f"spark-mock: {exc}\n")

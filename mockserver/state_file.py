@@ -85,6 +85,16 @@ class StateFile:
             "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = ?", (key, value, value)
         )
 
+    def next_number(self, key: str) -> int:
+        """The counter ``key`` plus one, stored: each call, in any process, gets a number no other did."""
+        with self._lock:
+            row = self._db.execute(
+                "INSERT INTO meta (key, value) VALUES (?, 1) ON CONFLICT(key) DO UPDATE SET value = value + 1"
+                " RETURNING value",
+                (key,),
+            ).fetchone()
+        return int(row[0])
+
     def close(self) -> None:
         with self._lock:
             self._db.close()
@@ -98,10 +108,17 @@ class StateStore:
         self.capacity = capacity
         self._prune = f"DELETE FROM tasks WHERE seq <= (SELECT MAX(seq) FROM tasks) - {int(capacity)}"
 
-    def add(self, task: Task) -> None:
+    def add(self, task: Task) -> bool:
         failure = task.failure
+        try:
+            self._insert(task, failure)
+        except sqlite3.IntegrityError:  # the id is taken: a task is never replaced
+            return False
+        return True
+
+    def _insert(self, task: Task, failure: Failure | None) -> None:
         self.state.write(
-            "INSERT OR REPLACE INTO tasks (id, created_at, queue_seconds, run_seconds, video_seconds, failure_code,"
+            "INSERT INTO tasks (id, created_at, queue_seconds, run_seconds, video_seconds, failure_code,"
             " failure_title, failure_detail, failure_stage) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 task.id,

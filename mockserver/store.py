@@ -12,7 +12,9 @@ from mockserver.tasks import Failure, Task, TaskState
 class TaskStore(Protocol):
     """What the mock needs from a task store."""
 
-    def add(self, task: Task) -> None: ...
+    def add(self, task: Task) -> bool:
+        """Keep ``task``; ``False`` (and nothing kept) if a stored task has its id: none is ever replaced."""
+        ...
 
     def get(self, task_id: str) -> Task | None: ...
 
@@ -57,9 +59,11 @@ class MemoryStore:
         self._failures: list[Failure | None] = []
         self._oldest = 0  # the slot the next task takes, once the store is full
 
-    def add(self, task: Task) -> None:
+    def add(self, task: Task) -> bool:
         # No lock: tasks are added on the event loop's thread only.
         slot_of, ids = self._slot_of, self._ids
+        if task.id in slot_of:
+            return False
         if len(ids) < self.capacity:
             slot = len(ids)
             ids.append(task.id)
@@ -71,7 +75,7 @@ class MemoryStore:
             slot = self._oldest
             self._oldest = (slot + 1) % self.capacity
             forgotten = ids[slot]
-            if slot_of.get(forgotten) == slot:  # not if the same id was added again since
+            if slot_of.get(forgotten) == slot:  # a guard: an id is stored in one slot at most
                 del slot_of[forgotten]
             self.evicted += 1
             ids[slot] = task.id
@@ -80,6 +84,7 @@ class MemoryStore:
             self._videos[slot] = task.video_seconds
             self._failures[slot] = task.failure
         slot_of[task.id] = self._slots[slot]
+        return True
 
     def get(self, task_id: str) -> Task | None:
         slot = self._slot_of.get(task_id)

@@ -27,19 +27,43 @@ class TaskService:
         clock: The time their state is read against.
         speed: How many times faster than real time tasks progress.
         seed: Makes the sequence of task ids (and so their timelines) repeatable.
+        counter: With a seed, where the ids' sequence numbers come from when the store outlives the
+            process or is shared by several (a state file): each number is handed out once, so no
+            two processes, and no restart, ever draw the same id. ``reset_counter`` starts it again.
     """
 
-    def __init__(self, store: TaskStore, clock: Clock, *, speed: float, seed: int | None) -> None:
+    def __init__(
+        self,
+        store: TaskStore,
+        clock: Clock,
+        *,
+        speed: float,
+        seed: int | None,
+        counter: Callable[[], int] | None = None,
+        reset_counter: Callable[[], None] | None = None,
+    ) -> None:
         self.store = store
         self.clock = clock
         self.speed = speed
         self.seed = seed
-        self._new_id = _id_source(seed)
+        self._counter = counter
+        self._reset_counter = reset_counter
+        self._new_id = self._id_source()
 
     def create(self, fields: Mapping[str, Any], scenario: Scenario) -> Task:
-        """A new task for an accepted request (``fields``: its body with the spec's defaults), stored."""
+        """A new task for an accepted request (``fields``: its body with the spec's defaults), stored.
+
+        An id already stored is never reused: the next one is drawn (a seeded sequence can meet the
+        tasks of an earlier run kept in a state file)."""
+        for _ in range(MAX_ID_DRAWS):
+            task = self._plan(fields, scenario)
+            if self.store.add(task):
+                return task
+        raise RuntimeError(f"no free task id in {MAX_ID_DRAWS} draws")
+
+    def _plan(self, fields: Mapping[str, Any], scenario: Scenario) -> Task:
         task_id, bits = self._new_id()
-        task = plan_task(
+        return plan_task(
             task_id,
             created_at=self.clock.now(),
             video_seconds=int(fields["duration"]),
@@ -50,8 +74,6 @@ class TaskService:
             # The low 48 bits of a version 4 UUID are random (the version and variant bits are higher up).
             jitter=(((bits >> 16) & 0xFFFF) / 0xFFFF, (bits & 0xFFFF) / 0xFFFF),
         )
-        self.store.add(task)
-        return task
 
     def find(self, raw_id: str, *, other_spellings: Callable[[str], bool] | None = None) -> Task | None:
         """The task with this id, as the mock wrote it or in another spelling of the same UUID
@@ -94,7 +116,14 @@ class TaskService:
         """Forget every task; the clock returns to real time and the id sequence starts again."""
         self.store.clear()
         self.clock.reset()
-        self._new_id = _id_source(self.seed)
+        if self._reset_counter is not None:
+            self._reset_counter()
+        self._new_id = self._id_source()
+
+    def _id_source(self) -> Callable[[], tuple[str, int]]:
+        if self.seed is not None and self._counter is not None:
+            return _counted_ids(self.seed, self._counter)
+        return _id_source(self.seed)
 
     def __len__(self) -> int:
         return len(self.store)
@@ -109,12 +138,27 @@ def _id_source(seed: int | None) -> Callable[[], tuple[str, int]]:
     bits = random.Random(seed).getrandbits
 
     def new_id() -> tuple[str, int]:
-        number = (bits(128) & _UUID_CLEAR) | _UUID_V4
-        text = number.to_bytes(16, "big").hex()  # cheaper than formatting the number as hex
-        return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}", number
+        return _as_uuid(bits(128))
 
     return new_id
 
 
+def _counted_ids(seed: int, counter: Callable[[], int]) -> Callable[[], tuple[str, int]]:
+    """Version 4 UUIDs drawn from the seed and a sequence number that is never handed out twice."""
+
+    def new_id() -> tuple[str, int]:
+        return _as_uuid(random.Random(f"{seed}:{counter()}").getrandbits(128))
+
+    return new_id
+
+
+def _as_uuid(bits: int) -> tuple[str, int]:
+    """128 random bits as a version 4 UUID: its text and its number."""
+    number = (bits & _UUID_CLEAR) | _UUID_V4
+    text = number.to_bytes(16, "big").hex()  # cheaper than formatting the number as hex
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}", number
+
+
+MAX_ID_DRAWS = 1000
 _UUID_CLEAR = ~((0xF000 << 64) | (0xC000 << 48)) & ((1 << 128) - 1)
 _UUID_V4 = (0x4000 << 64) | (0x8000 << 48)

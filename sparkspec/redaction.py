@@ -9,6 +9,7 @@ strings (Base64 images) are cut to a prefix and a length.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -20,6 +21,7 @@ MAX_HEADER_CHARS = 200
 MAX_STRING_CHARS = 120
 MAX_ITEMS = 50
 MAX_DEPTH = 6
+MAX_TOKENS = 4
 MASK = "***"
 # A key is also searched for and masked inside any text shown; a very short key would mangle that
 # text (masking "k" everywhere), so only keys of this length or more are. Headers are always masked.
@@ -36,7 +38,11 @@ def request_secrets(headers: Iterable[tuple[str, str]], keys: Iterable[str]) -> 
     found = {key for key in keys if key}
     for name, value in headers:
         if name.lower() in ("authorization", "proxy-authorization"):
-            found.update(t for t in value.replace(",", " ").split() if len(t) >= 4 and t.lower() not in AUTH_SCHEMES)
+            tokens = [t for t in value.replace(",", " ").split() if len(t) >= 4 and t.lower() not in AUTH_SCHEMES]
+            # Bounded: each secret is searched for in every string shown, so a header of a thousand
+            # tokens would cost a thousand passes over each; past the first few, the header is shown
+            # redacted anyway (its name says it holds credentials).
+            found.update(tokens[:MAX_TOKENS])
     return frozenset(found)
 
 
@@ -71,7 +77,10 @@ def scrub(value: Any, secrets: frozenset[str]) -> Any:
 
 
 def summarize(value: Any, depth: int = 0) -> Any:
-    """A small copy of a JSON value: long strings become ``'<prefix>… (N characters)'``."""
+    """A small copy of a JSON value: long strings become ``'<prefix>… (N characters)'``; a number too
+    large for a double (``1e400`` reads as infinity) becomes its text, since JSON has no infinity."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
     if isinstance(value, str):
         if len(value) <= MAX_STRING_CHARS:
             return value

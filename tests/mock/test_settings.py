@@ -58,6 +58,9 @@ def test_settings_from_the_environment() -> None:
         ({"MOCK_NULLS": "drop"}, "nulls must be one of refuse, absent"),
         ({"MOCK_SHOT_FIELD": "either"}, "shot_field must be one of both, shot_type, multi_shots"),
         ({"MOCK_IMAGE_CHECKS": "off"}, "image_checks must be one of full, header"),
+        ({"MOCK_READ_TIMEOUT": "0"}, "read_timeout must be a number of seconds above 0"),
+        ({"MOCK_READ_TIMEOUT": "nan"}, "read_timeout must be a number of seconds above 0"),
+        ({"MOCK_API_KEYS": "sk-a,k@y"}, "api_keys must be bearer tokens"),
     ],
 )
 def test_bad_values_fail_loudly(environ: dict[str, str], message: str) -> None:
@@ -79,6 +82,7 @@ def test_every_setting_reaches_a_worker_process(tmp_path: Path) -> None:
         journal_size=7,
         max_tasks=8,
         max_body_bytes=9,
+        read_timeout=4.5,
         public_url="https://mock.example",
         seed=5,
         log_level="debug",

@@ -56,20 +56,17 @@ def test_settle_reports_the_state_it_is_given() -> None:
 @settings(max_examples=200, deadline=None)
 @given(capacity=st.integers(1, 6), numbers=st.lists(st.integers(0, 12), max_size=40))
 def test_it_behaves_as_an_ordered_bounded_map(capacity: int, numbers: list[int]) -> None:
-    """Against a model: an OrderedDict where adding an id again makes it the newest."""
+    """Against a model: an OrderedDict of at most ``capacity`` tasks, oldest dropped first, where an id
+    already stored is refused (a task is never replaced)."""
     store, model = MemoryStore(capacity), OrderedDict[str, Task]()
-    slots: list[str] = []  # what each slot holds, in the order the store fills them
     for number in numbers:
-        item = task(number, run=float(len(slots)))
-        store.add(item)
-        model.pop(item.id, None)
-        model[item.id] = item
-        slots.append(item.id)
-        # The store forgets whatever the slot it reuses held; the model, the same id, if it is still there.
-        if len(slots) > capacity:
-            forgotten = slots[-capacity - 1]
-            if forgotten not in slots[-capacity:]:
-                model.pop(forgotten, None)
+        item = task(number, run=float(len(model)))
+        added = store.add(item)
+        assert added is (item.id not in model)
+        if added:
+            model[item.id] = item
+            if len(model) > capacity:
+                model.popitem(last=False)
     assert list(store) == list(model.values())
     assert len(store) == len(model)
     for number in range(13):
