@@ -166,9 +166,12 @@ class FrontDoor:
             return
         started = time.perf_counter()
         incoming = None
+        host = False
         for name, value in scope["headers"]:
             if name == b"traceparent":
                 incoming = value.decode("latin-1")
+            elif name == b"host":
+                host = True
         trace = traceparent(incoming)
         trace_header = (b"traceparent", trace.encode())
         notes = Notes()
@@ -178,6 +181,8 @@ class FrontDoor:
         status = 500
         try:
             try:
+                if not host and scope.get("http_version") == "1.1":
+                    raise ApiError(400, "An HTTP/1.1 request must carry a Host header (RFC 9112)")
                 route, params = self.routes.find(scope["method"], path, scope["path"])
                 reply = await route.handler(Call(scope, receive, params, notes))
             except ApiError as exc:

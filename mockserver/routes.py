@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from starlette.responses import FileResponse
@@ -31,6 +32,7 @@ from sparkspec.openapi import ApiSpec, SpecError
 from sparkspec.redaction import summarize
 from sparkspec.resources import video_path
 
+MAX_RANGES = 16
 _RANGE_PART = re.compile(r"(\d{1,18})-(\d{0,18})|-(\d{1,18})")
 CREATE = "createGeneration"
 POLL = "getGeneration"
@@ -92,17 +94,18 @@ class GenerationApi:
         headers = _header_values(call.scope["headers"])
         self._authorize(headers.get("authorization"), CREATE)
         scenario = self._scenario(headers.get(SCENARIO_KEY), call)
-        self._check_content_type(headers.get("content-type", ""))
+        self._check_content_type(headers.get("content-type", ""), headers.get("content-encoding"))
         declared = headers.get("content-length", "")
         if declared.isascii() and declared.isdigit() and int(declared) <= THREADPOOL_BYTES:
             raw = await self._read(call.receive, declared)
             admission = self._admit(raw)
         else:
             # A large body (or one of unknown size) costs memory several times its size while it is
-            # parsed and its images decoded: only a few are parsed at once. It is read before it waits
-            # for its turn, so that a client that never finishes its body holds no turn.
-            raw = await self._read(call.receive, declared)
+            # parsed and its images decoded: only a few are handled at once, the others wait unread
+            # (their bytes stay with their clients). One that stops coming holds its turn for the
+            # read timeout at most, then gets 408.
             async with self._large_bodies:
+                raw = await self._read(call.receive, declared)
                 admission = await asyncio.get_running_loop().run_in_executor(self._parsers, self._admit, raw)
         # A small body goes into the journal as the bytes that came (one object to keep, where the
         # parsed body is many) and is parsed when read; a large one is summarised now.
@@ -131,7 +134,7 @@ class GenerationApi:
             raise ApiError(404, f"Task {task.id} has no video: it has not succeeded")
         scope = call.scope
         ranges = [value for name, value in scope["headers"] if name == b"range"]
-        if ranges and not _usable_range(ranges[0].decode("latin-1")):
+        if ranges and not _usable_range(ranges[0].decode("latin-1"), _video_size()):
             # RFC 9110 lets a server ignore a Range it cannot parse: send the whole file, never a bare 400.
             scope["headers"] = [(k, v) for k, v in scope["headers"] if k != b"range"]
         return Reply(200, b"", stream=FileResponse(video_path(), media_type="video/mp4", filename=VIDEO_NAME))
@@ -178,12 +181,17 @@ class GenerationApi:
         except ScenarioError as exc:
             raise self.deps.errors.error(400, f"{SCENARIO_HEADER}: {exc}", operation_id=CREATE) from None
 
-    def _check_content_type(self, content_type: str) -> None:
-        if content_type.split(";", 1)[0].strip().lower() != "application/json":
-            shown = content_type[:80] or "nothing"
-            raise self.deps.errors.error(
-                415, f"Content-Type must be application/json, got {shown}", operation_id=CREATE
-            )
+    def _check_content_type(self, content_type: str, encoding: str | None) -> None:
+        media, _, parameters = content_type.partition(";")
+        problem = None
+        if media.strip().lower() != "application/json":
+            problem = f"Content-Type must be application/json, got {content_type[:80] or 'nothing'}"
+        elif _charset(parameters) not in (None, "utf-8"):
+            problem = f"The body must be UTF-8 JSON, got charset={str(_charset(parameters))[:40]}"
+        elif encoding is not None and encoding.strip().lower() != "identity":
+            problem = f"Content-Encoding {encoding[:40]} is not accepted; send the body uncompressed"
+        if problem is not None:
+            raise self.deps.errors.error(415, problem, operation_id=CREATE)
 
     def _rejection(self, scenario: Scenario) -> ApiError:
         status = scenario.reject_status or 500
@@ -214,7 +222,14 @@ class GenerationApi:
 
 
 _WANTED_HEADERS = frozenset(
-    {b"authorization", b"content-type", b"content-length", b"host", SCENARIO_HEADER.lower().encode()}
+    {
+        b"authorization",
+        b"content-type",
+        b"content-length",
+        b"content-encoding",
+        b"host",
+        SCENARIO_HEADER.lower().encode(),
+    }
 )
 SCENARIO_KEY = SCENARIO_HEADER.lower()
 
@@ -228,14 +243,35 @@ def _header_values(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
     return found
 
 
-def _usable_range(header: str) -> bool:
-    """A Range header Starlette can serve: ``bytes=`` and well-formed parts whose start is not past their end."""
+def _charset(parameters: str) -> str | None:
+    """The ``charset`` of a Content-Type's parameters, in lower case; ``None`` when there is none."""
+    for parameter in parameters.split(";"):
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "charset":
+            return value.strip().strip('"').lower()
+    return None
+
+
+@cache
+def _video_size() -> int:
+    return video_path().stat().st_size
+
+
+def _usable_range(header: str, size: int) -> bool:
+    """A Range header to serve: ``bytes=``, at most ``MAX_RANGES`` well-formed parts, each of which
+    the file of ``size`` bytes can satisfy. Any other is ignored, as RFC 9110 allows: the whole file
+    goes out, rather than a 416 outside the API's error shape, or one part per byte of CPU time."""
     unit, _, parts = header.partition("=")
-    if unit.strip().lower() != "bytes" or not parts.strip():
+    if unit.strip().lower() != "bytes" or not parts.strip() or parts.count(",") >= MAX_RANGES:
         return False
     for part in parts.split(","):
         match = _RANGE_PART.fullmatch(part.strip())
-        if match is None or (match.group(2) and int(match.group(1)) > int(match.group(2))):
+        if match is None:
+            return False
+        start, end, suffix = match.groups()
+        if suffix is not None and int(suffix) == 0:
+            return False
+        if start is not None and (int(start) >= size or (end and int(start) > int(end))):
             return False
     return True
 

@@ -26,6 +26,7 @@ from typing import Any
 
 from mockserver.clock import check_advance
 from mockserver.journal import Journal, JournalEntry, Visit
+from mockserver.settings import SettingsError
 from mockserver.tasks import Failure, Phase, Task, TaskState
 
 PRUNE_EVERY = 500
@@ -50,19 +51,32 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value REAL NOT NULL);
 """
 
 
+class StateFileError(SettingsError):
+    """The state file cannot be opened, is not a SQLite database, or is damaged."""
+
+
 class StateFile:
     """One connection per process to the shared database; every call is serialised by a lock."""
 
     def __init__(self, path: Path) -> None:
+        """Open (or make) the state file, and check it whole: a file that is not one, or whose pages
+        are damaged, is refused here, at start, with :class:`StateFileError`."""
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(path), timeout=30.0, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA busy_timeout=30000")
-        with self._lock:
-            self._db.executescript(_SCHEMA)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(str(path), timeout=30.0, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA busy_timeout=30000")
+            with self._lock:
+                self._db.executescript(_SCHEMA)
+                damage = [str(row[0]) for row in self._db.execute("PRAGMA quick_check(5)").fetchall()]
+        except (sqlite3.Error, OSError) as exc:
+            raise StateFileError(f"MOCK_STATE_FILE={path} cannot be used as a state file: {exc}") from None
+        if damage != ["ok"]:
+            self._db.close()
+            raise StateFileError(f"MOCK_STATE_FILE={path} is damaged: {'; '.join(damage)[:300]}")
         self.writes = 0
 
     def execute(self, sql: str, parameters: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:

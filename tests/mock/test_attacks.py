@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -52,7 +53,9 @@ def _answer(sock: socket.socket, timeout: float) -> bytes:
     return received
 
 
-def test_clients_that_never_finish_their_bodies_hold_up_no_upload(mock: MockProcess) -> None:
+def test_clients_that_never_finish_their_bodies_hold_up_an_upload_for_the_read_timeout_at_most(
+    mock: MockProcess,
+) -> None:
     stalled = []
     for _ in range(3):
         sock = _connect(mock)
@@ -62,8 +65,8 @@ def test_clients_that_never_finish_their_bodies_hold_up_no_upload(mock: MockProc
     time.sleep(0.3)  # they have begun their bodies
     large = {**VALID_BODY, "padding": "x" * 400_000}  # over the size that is parsed off the event loop
     started = time.monotonic()
-    answer = httpx.post(mock.url + CREATE_PATH, json=large, headers=AUTH, timeout=READ_TIMEOUT * 0.75)
-    assert answer.status_code == 202 and time.monotonic() - started < READ_TIMEOUT * 0.75
+    answer = httpx.post(mock.url + CREATE_PATH, json=large, headers=AUTH, timeout=READ_TIMEOUT * 3)
+    assert answer.status_code == 202 and time.monotonic() - started < READ_TIMEOUT * 2.5
     for sock in stalled:  # and the stalled ones are told so once the read timeout passes
         reply = _answer(sock, READ_TIMEOUT * 3)
         assert reply.startswith(b"HTTP/1.1 408"), reply[:200]
@@ -136,3 +139,77 @@ def test_seeded_ids_never_repeat_across_workers_and_restarts(tmp_path: Path) -> 
             for task_id, created_at in list(created.items())[:20]:
                 polled = httpx.get(started.url + poll_path(task_id), headers=AUTH).json()["task_info"]
                 assert polled["created_at"] == created_at, "a stored task was replaced"
+
+
+@pytest.mark.parametrize("content", [b"garbage, not a database" * 100, "directory"])
+def test_a_state_file_that_is_not_one_stops_the_start_with_exit_2(tmp_path: Path, content: bytes | str) -> None:
+    path = tmp_path / "state.sqlite"
+    if content == "directory":
+        path.mkdir()
+    else:
+        path.write_bytes(content)  # type: ignore[arg-type]
+    done = _start_and_wait(path)
+    assert done.returncode == 2, done.stderr[-500:]
+    assert "MOCK_STATE_FILE" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_state_file_with_damaged_pages_is_refused_at_start(tmp_path: Path) -> None:
+    path = tmp_path / "state.sqlite"
+    for started in _launch("--state-file", str(path)):
+        for _ in range(300):
+            httpx.post(started.url + CREATE_PATH, json={**VALID_BODY, "pad": "p" * 500}, headers=AUTH)
+    for companion in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        companion.unlink(missing_ok=True)  # what the log held is gone: the file alone must say
+    data = bytearray(path.read_bytes())
+    for page in range(2, len(data) // 4096, 2):  # every other page past the first, overwritten
+        data[page * 4096 + 100 : page * 4096 + 1100] = b"\xa5" * 1000
+    path.write_bytes(bytes(data))
+    done = _start_and_wait(path)
+    assert done.returncode == 2, done.stderr[-500:]
+    assert "MOCK_STATE_FILE" in done.stderr
+
+
+def test_ranges_that_cannot_be_served_are_ignored_not_answered_in_text(mock: MockProcess) -> None:
+    task_id = httpx.post(mock.url + CREATE_PATH, json=VALID_BODY, headers=AUTH).json()["task_info"]["id"]
+    httpx.post(mock.url + "/__mock/clock/advance", json={"seconds": 3600})
+    video = mock.url + f"/__mock/assets/{task_id}/result_00.mp4"
+    whole = httpx.get(video).content
+    many = "bytes=" + ",".join(f"{i}-{i}" for i in range(0, 12_000, 2))  # 6,000 parts, under the header bound
+    for header in ("bytes=-0", f"bytes={len(whole) + 10}-", many):
+        started = time.monotonic()
+        answer = httpx.get(video, headers={"Range": header}, timeout=30)
+        assert answer.status_code == 200 and answer.content == whole, (header[:40], answer.status_code)
+        assert time.monotonic() - started < 2.0
+    assert httpx.get(video, headers={"Range": "bytes=0-9"}).status_code == 206
+
+
+def test_a_request_without_host_or_with_an_encoding_it_cannot_read_is_refused(mock: MockProcess) -> None:
+    body = json.dumps(VALID_BODY).encode()
+    with _connect(mock) as sock:
+        sock.sendall(
+            f"POST {CREATE_PATH} HTTP/1.1\r\nAuthorization: Bearer k\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+            + body
+        )
+        reply = _answer(sock, 5)
+    assert reply.startswith(b"HTTP/1.1 400"), reply[:100]
+    for headers in (
+        {"Content-Type": "application/json", "Content-Encoding": "gzip"},
+        {"Content-Type": "application/json; charset=utf-16"},
+    ):
+        answer = httpx.post(mock.url + CREATE_PATH, content=body, headers={**AUTH, **headers})
+        assert answer.status_code == 415, (headers, answer.text)
+    ok = httpx.post(
+        mock.url + CREATE_PATH, content=body, headers={**AUTH, "Content-Type": "application/json; charset=UTF-8"}
+    )
+    assert ok.status_code == 202
+
+
+def _start_and_wait(state_file: Path) -> subprocess.CompletedProcess[str]:
+    """`spark-mock --state-file <state_file>`, run until it exits (a mock that starts is stopped after 20 s)."""
+    command = [*PYTHON_MODULE, "--port", str(free_port()), "--state-file", str(state_file)]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MOCK_")} | ({"PYTHONPATH": TREE} if TREE else {})
+    try:
+        return subprocess.run(command, capture_output=True, text=True, timeout=20, cwd=TREE, env=env)
+    except subprocess.TimeoutExpired as started:
+        return subprocess.CompletedProcess(command, 0, "", str(started.stderr or ""))
