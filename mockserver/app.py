@@ -17,7 +17,7 @@ from mockserver.errors import ErrorCatalog
 from mockserver.frontdoor import FrontDoor, Routes
 from mockserver.journal import Journal
 from mockserver.presenter import Presenter
-from mockserver.routes import CREATE, REJECTIONS, RETRYING_STATUS, SCENARIO_HEADER, Dependencies, GenerationApi
+from mockserver.routes import CREATE, POLL, REJECTIONS, RETRYING_STATUS, SCENARIO_HEADER, Dependencies, GenerationApi
 from mockserver.scenarios import SUCCEED, FailureReason, ScenarioError, ScenarioParser
 from mockserver.settings import Settings, SettingsError, ShotField
 from mockserver.state_file import SharedClock, StateFile, StateJournal, StateStore
@@ -104,8 +104,16 @@ def create_app(
     if state is not None:
         counter = partial(state.next_number, "task_ids")
         reset_counter = partial(state.set_meta, "task_ids", 0.0)
+    # One rule for the spellings of a task id, everywhere: the poll's parameter schema (the spec's).
+    id_rule = partial(contract.parameter_is_valid, POLL, "task_id")
     tasks = TaskService(
-        store, clock, speed=settings.speed, seed=settings.seed, counter=counter, reset_counter=reset_counter
+        store,
+        clock,
+        speed=settings.speed,
+        seed=settings.seed,
+        counter=counter,
+        reset_counter=reset_counter,
+        id_rule=id_rule,
     )
     api = GenerationApi(
         Dependencies(

@@ -200,12 +200,7 @@ class GenerationApi:
         return self.deps.errors.error(status, detail, operation_id=CREATE, headers=headers)
 
     def _find(self, raw_id: str, operation_id: str | None) -> Task:
-        # An operation's own parameter schema says which other spellings of an id it takes.
-        contract = self.deps.contract
-        spellings = (
-            None if operation_id is None else lambda raw: contract.parameter_is_valid(operation_id, "task_id", raw)
-        )
-        task = self.deps.tasks.find(raw_id, other_spellings=spellings)
+        task = self.deps.tasks.find(raw_id)
         if task is None:
             shown = raw_id if len(raw_id) <= 64 else raw_id[:61] + "..."
             raise self.deps.errors.error(404, f"Task {shown} does not exist", operation_id=operation_id)

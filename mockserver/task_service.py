@@ -30,6 +30,8 @@ class TaskService:
         counter: With a seed, where the ids' sequence numbers come from when the store outlives the
             process or is shared by several (a state file): each number is handed out once, so no
             two processes, and no restart, ever draw the same id. ``reset_counter`` starts it again.
+        id_rule: Which other spellings of an id (upper case, say) find a task: the same rule for
+            the poll, the video and the admin API. ``None`` takes every spelling of a UUID.
     """
 
     def __init__(
@@ -41,11 +43,13 @@ class TaskService:
         seed: int | None,
         counter: Callable[[], int] | None = None,
         reset_counter: Callable[[], None] | None = None,
+        id_rule: Callable[[str], bool] | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
         self.speed = speed
         self.seed = seed
+        self._id_rule = id_rule
         self._counter = counter
         self._reset_counter = reset_counter
         self._new_id = self._id_source()
@@ -75,11 +79,11 @@ class TaskService:
             jitter=(((bits >> 16) & 0xFFFF) / 0xFFFF, (bits & 0xFFFF) / 0xFFFF),
         )
 
-    def find(self, raw_id: str, *, other_spellings: Callable[[str], bool] | None = None) -> Task | None:
-        """The task with this id, as the mock wrote it or in another spelling of the same UUID
-        (upper case, braces, no hyphens), unless ``other_spellings`` says the id may not be one."""
+    def find(self, raw_id: str) -> Task | None:
+        """The task with this id, as the mock wrote it or in another spelling of the same UUID that
+        the id rule takes."""
         task = self.store.get(raw_id)
-        if task is not None or (other_spellings is not None and not other_spellings(raw_id)):
+        if task is not None or (self._id_rule is not None and not self._id_rule(raw_id)):
             return task
         try:
             return self.store.get(str(uuid.UUID(raw_id)))

@@ -213,3 +213,22 @@ def _start_and_wait(state_file: Path) -> subprocess.CompletedProcess[str]:
         return subprocess.run(command, capture_output=True, text=True, timeout=20, cwd=TREE, env=env)
     except subprocess.TimeoutExpired as started:
         return subprocess.CompletedProcess(command, 0, "", str(started.stderr or ""))
+
+
+def test_one_rule_for_task_ids_in_polls_videos_and_the_admin_api(mock: MockProcess) -> None:
+    task_id = httpx.post(mock.url + CREATE_PATH, json=VALID_BODY, headers=AUTH).json()["task_info"]["id"]
+    httpx.post(mock.url + "/__mock/clock/advance", json={"seconds": 3600})
+    spellings = {
+        task_id: True,
+        task_id.upper(): True,  # the spec's `format: uuid` takes either case
+        "{" + task_id + "}": False,
+        task_id.replace("-", ""): False,
+        "urn:uuid:" + task_id: False,
+    }
+    for spelling, found in spellings.items():
+        answers = [
+            httpx.get(mock.url + poll_path(spelling), headers=AUTH).status_code,
+            httpx.get(mock.url + f"/__mock/assets/{spelling}/result_00.mp4").status_code,
+            httpx.get(mock.url + f"/__mock/tasks/{spelling}").status_code,
+        ]
+        assert answers == ([200, 200, 200] if found else [404, 404, 404]), (spelling, answers)
