@@ -133,10 +133,10 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
             if self._header_bytes > self.max_header_bytes and not self._headers_end_in_time(data, before):
                 self._refuse(431, f"The request's headers are larger than {self.max_header_bytes} bytes")
                 return
-            self._tail = data[-3:]
         super().data_received(data)
         if not self._in_body and self._header_bytes and not self.transport.is_closing():
             # Headers begun and not ended by this chunk (most requests end theirs in their first one).
+            self._tail = data[-3:]
             self._last_data = self.loop.time()
             if self._stall_timer is None:
                 self._stall_timer = self.loop.call_later(self.read_timeout, self._check_stall)
