@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from typing import Any
@@ -25,32 +24,22 @@ class MalformedBody(ValueError):
     """The body is not a JSON document. The message says where it goes wrong."""
 
 
-class BodyTooSlow(ValueError):
-    """No byte of the body came for the read timeout."""
-
-
 class BodyCutShort(MalformedBody):
     """The client went away before the whole body arrived (the answer is likely never read)."""
 
 
-async def read_limited(receive: Receive, limit: int, declared: str, idle_timeout: float | None = None) -> bytes:
+async def read_limited(receive: Receive, limit: int, declared: str) -> bytes:
     """The whole body, read from the ASGI ``receive``, or :class:`BodyTooLarge` as soon as it passes
     ``limit`` bytes. A declared Content-Length (``declared``, the header's value or ``""``) over the
-    limit is refused before a byte is read. :class:`BodyTooSlow` when no part of it comes for
-    ``idle_timeout`` seconds.
+    limit is refused before a byte is read. (A body that stops coming is the server's to time out:
+    see :mod:`mockserver.http_protocol`.)
     """
     if declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge(f"The request body is larger than {limit} bytes")
     chunks: list[bytes] = []
     size = 0
     while True:
-        if idle_timeout is None:
-            message = await receive()
-        else:
-            try:
-                message = await asyncio.wait_for(receive(), idle_timeout)
-            except TimeoutError:
-                raise BodyTooSlow(f"No part of the request body came for {idle_timeout:g} seconds") from None
+        message = await receive()
         if message["type"] == "http.disconnect":
             raise BodyCutShort(f"The connection closed after {size} bytes, before the whole request body arrived")
         chunk = message.get("body", b"")

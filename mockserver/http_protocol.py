@@ -39,7 +39,7 @@ SERVER_OPTIONS: dict[str, object] = {
 }
 #: The most a request's headers may take, request line included (nginx's default is 32 KiB).
 MAX_HEADER_BYTES = 64 * 1024
-#: Seconds a request's headers may stall once begun; the app bounds its body with the same setting.
+#: Seconds a request's headers or body may stall once begun.
 DEFAULT_READ_TIMEOUT = 30.0
 #: Held bytes go out at once past this size, so that a producer that never yields stays bounded
 #: (uvicorn's flow control only sees what reached the real transport).
@@ -109,9 +109,10 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
     lets a client's end of stream close the connection.
 
     It also bounds what uvicorn leaves open: a request's headers may take at most
-    ``max_header_bytes`` (else ``431``), and may not stall for ``read_timeout`` seconds once begun
-    (else ``408``); both in the API's error shape, and the connection is closed. The app bounds
-    the body itself. :func:`configure` sets both for the serving process.
+    ``max_header_bytes`` (else ``431``), and neither they nor its body may stall for
+    ``read_timeout`` seconds once begun (else ``408``); both in the API's error shape, and the
+    connection is closed. The timer runs only for a request that did not arrive whole in one chunk,
+    so the common request costs nothing. :func:`configure` sets the timeout for the serving process.
     """
 
     transport: CoalescingTransport  # type: ignore[assignment]
@@ -134,9 +135,12 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
                 self._refuse(431, f"The request's headers are larger than {self.max_header_bytes} bytes")
                 return
         super().data_received(data)
-        if not self._in_body and self._header_bytes and not self.transport.is_closing():
-            # Headers begun and not ended by this chunk (most requests end theirs in their first one).
-            self._tail = data[-3:]
+        # A request begun and not ended by this chunk (most requests arrive whole in their first one):
+        # its headers, or its body, must keep coming.
+        partial_headers = not self._in_body and self._header_bytes
+        if (partial_headers or self._in_body) and not self.transport.is_closing():
+            if partial_headers:
+                self._tail = data[-3:]
             self._last_data = self.loop.time()
             if self._stall_timer is None:
                 self._stall_timer = self.loop.call_later(self.read_timeout, self._check_stall)
@@ -149,13 +153,13 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._in_body = True
         self._header_bytes, self._tail = 0, b""
-        if self._stall_timer is not None:
-            self._stall_timer.cancel()
-            self._stall_timer = None
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
         self._in_body = False
+        if self._stall_timer is not None:
+            self._stall_timer.cancel()
+            self._stall_timer = None
         super().on_message_complete()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -166,17 +170,20 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
 
     def _check_stall(self) -> None:
         self._stall_timer = None
-        if self._in_body or not self._header_bytes or self.transport.is_closing():
+        if not (self._in_body or self._header_bytes) or self.transport.is_closing():
             return
         idle = self.loop.time() - self._last_data
-        if idle < self.read_timeout:
-            self._stall_timer = self.loop.call_later(self.read_timeout - idle, self._check_stall)
+        if idle < self.read_timeout or (self.flow is not None and self.flow.read_paused):
+            # Not the client's doing when the app has not read what came (a body waiting for its turn).
+            wait = self.read_timeout - idle if idle < self.read_timeout else self.read_timeout
+            self._stall_timer = self.loop.call_later(wait, self._check_stall)
             return
-        self._refuse(408, f"The request's headers stopped coming for {self.read_timeout:g} seconds")
+        part = "body" if self._in_body else "headers"
+        self._refuse(408, f"The request's {part} stopped coming for {self.read_timeout:g} seconds")
 
     def _refuse(self, status: int, detail: str) -> None:
         """Answer ``status`` in the API's shape, unless an answer is under way, and close the connection."""
-        if self.cycle is None or self.cycle.response_complete:
+        if self.cycle is None or self.cycle.response_complete or not self.cycle.response_started:
             body = ApiError(status, detail).body()
             head = (
                 f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\ncontent-type: application/json\r\n"
