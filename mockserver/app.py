@@ -84,6 +84,11 @@ def create_app(
         journal = Journal(settings.journal_size, settings.api_keys)
         store = store if store is not None else MemoryStore(settings.max_tasks)
 
+    if any(not spec.bearer_token_pattern.match(key) for key in settings.api_keys):
+        raise SettingsError(
+            "api_keys must be bearer tokens (the spec's x-token-pattern, RFC 6750: letters, digits and -._~+/,"
+            " then any '='), comma-separated"
+        )
     lifecycle = spec.lifecycle
     _check_lifecycle(lifecycle)
     if settings.vocabulary not in lifecycle.vocabularies:

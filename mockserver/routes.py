@@ -25,7 +25,7 @@ from mockserver.errors import ApiError, ErrorCatalog
 from mockserver.frontdoor import Call, Reply, Route
 from mockserver.presenter import ASSET_PREFIX, VIDEO_NAME, Presenter
 from mockserver.scenarios import Scenario, ScenarioError, ScenarioParser
-from mockserver.settings import BEARER_TOKEN, Settings, ShotField
+from mockserver.settings import Settings, ShotField
 from mockserver.task_service import TaskService
 from mockserver.tasks import Phase, Task
 from sparkspec.openapi import ApiSpec, SpecError
@@ -75,6 +75,7 @@ class GenerationApi:
         # Their own threads, not the shared pool: each thread that parses a large body keeps a malloc
         # arena as large as that body's peak, so a few fixed threads keep the memory a few bodies' worth.
         self._parsers = ThreadPoolExecutor(LARGE_BODIES_AT_ONCE, thread_name_prefix="large-body")
+        self._token_pattern = deps.spec.bearer_token_pattern  # the spec's x-token-pattern, compiled once
         self._shot_field: ShotField = deps.settings.shot_field
 
     def routes(self) -> list[Route]:
@@ -160,7 +161,7 @@ class GenerationApi:
         else:
             scheme, _, token = header.strip().partition(" ")
             token = token.strip()
-            if scheme.lower() != "bearer" or not BEARER_TOKEN.fullmatch(token):
+            if scheme.lower() != "bearer" or not self._token_pattern.match(token):
                 problem = "Invalid Authorization header format; expected 'Bearer <API key>'"
             elif self._api_keys and not any(hmac.compare_digest(token.encode(), key) for key in self._api_keys):
                 problem = "Invalid API key"

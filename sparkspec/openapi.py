@@ -7,6 +7,7 @@ constraint of the API is written once, in the spec.
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -174,6 +175,15 @@ class ApiSpec:
             transitions={k: frozenset(v) for k, v in raw["transitions"].items()},
             vocabularies=vocabularies,
         )
+
+    @property
+    def bearer_token_pattern(self) -> re.Pattern[str]:
+        """``x-token-pattern`` of the bearer scheme: what a well-formed token is (any, without one)."""
+        schemes = self.document.get("components", {}).get("securitySchemes", {})
+        found = [
+            s["x-token-pattern"] for s in schemes.values() if s.get("scheme") == "bearer" and "x-token-pattern" in s
+        ]
+        return re.compile(found[0] if found else r"^\S+$")
 
     @property
     def task_error_codes(self) -> tuple[TaskErrorCode, ...]:

@@ -62,7 +62,8 @@ def test_clients_that_never_finish_their_bodies_hold_up_an_upload_for_the_read_t
         head = f"POST {CREATE_PATH} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer k\r\n"
         sock.sendall((head + "Content-Type: application/json\r\nContent-Length: 1000000\r\n\r\n{").encode())
         stalled.append(sock)
-    time.sleep(0.3)  # they have begun their bodies
+    # A round trip after they were sent: by its answer the mock has read them, and they hold both turns.
+    assert mock.alive()
     large = {**VALID_BODY, "padding": "x" * 400_000}  # over the size that is parsed off the event loop
     started = time.monotonic()
     answer = httpx.post(mock.url + CREATE_PATH, json=large, headers=AUTH, timeout=READ_TIMEOUT * 3)
