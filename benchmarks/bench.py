@@ -44,6 +44,7 @@ TARGETS: dict[str, Callable[[dict[str, Any]], bool]] = {
     "create: ≥ 70 % of the Starlette floor": lambda r: r["ratio_floor"] >= 0.70,
     "create: p99 ≤ 5 ms at 16 connections": lambda r: r["mock"]["create (valid)"]["p99"] <= 5,
     "poll: ≥ 10,000 req/s": lambda r: r["mock"]["poll"]["per_second"] >= 10_000,
+    "invalid create: ≥ 10,000 req/s": lambda r: r["mock"]["create (invalid)"]["per_second"] >= 10_000,
     "10 MB image checked in ≤ 30 ms": lambda r: max(t["check_ms"] for t in r["images"]) <= 30,
     "first create ≤ 1 s after start": lambda r: max(r["first_answers"]) <= 1,
     "100,000 tasks in ≤ 150 MB RSS": lambda r: r["store"]["full_rss"] <= 150 * 2**20,
@@ -129,6 +130,9 @@ def main() -> int:
     results["ratio_floor_rounds"] = [m / f for m, f in zip(creates["mock"], creates["floor"], strict=True)]
     results["ratio_prism"] = statistics.median(results["ratio_prism_rounds"])
     results["ratio_floor"] = statistics.median(results["ratio_floor_rounds"])
+    refusals = {name: [m.per_second for m in runs[name]["create (invalid)"]] for name in ("mock", "prism")}
+    results["ratio_prism_invalid_rounds"] = [m / p for m, p in zip(refusals["mock"], refusals["prism"], strict=True)]
+    results["ratio_prism_invalid"] = statistics.median(results["ratio_prism_invalid_rounds"])
     say("10 MB images")
     results["images"] = [asdict(t) for t in measures.image_timings()]
     say("first answers")
@@ -239,6 +243,9 @@ def markdown(r: dict[str, Any]) -> str:
         + "; "
         + ", ".join(f"{f:.0%}" for f in r["ratio_floor_rounds"])
         + ").",
+        "",
+        f"Invalid create (a refusal with its reasons): **{r['ratio_prism_invalid']:.1f}× Prism** (median of the"
+        " rounds' ratios: " + ", ".join(f"{p:.1f}×" for p in r["ratio_prism_invalid_rounds"]) + ").",
         "",
         "Share of the servers' CPU that the hypervisor gave to other guests (steal time), by round: "
         + ", ".join(f"{s:.1%}" for s in r["stolen_rounds"])

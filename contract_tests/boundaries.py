@@ -45,6 +45,8 @@ SAMPLE_URL = "https://example.com/media/sample.mp3"
 NOT_URIS = ["not a uri", "://no-scheme.example/a.mp3", "http://exa mple.com/a b.mp3"]
 # Refused by RFC 3986, which `format: uri` holds to; a lenient parser (a browser's, WHATWG) takes them.
 STRICTLY_NOT_URIS = ["https://example.com/%zz", "https://example.com/a b.mp3"]
+# URIs of schemes other than http(s): a `pattern` that asks for a URL a service can fetch refuses them.
+OTHER_SCHEMES = ["ftp://example.com/media/sample.mp3", "data:audio/mpeg;base64,SUQzBAAAAAAAAA=="]
 
 
 @dataclass(frozen=True)
@@ -263,6 +265,12 @@ def _field_edges(name: str, schema: Mapping[str, Any]) -> list[Edge]:
                 tuple(STRICTLY_NOT_URIS),
             )
         )
+
+    if "pattern" in schema and schema.get("format") == "uri":
+        refused = tuple(u for u in OTHER_SCHEMES if not re.search(schema["pattern"], u))
+        if refused:
+            text = f"{name} a URI of another scheme (pattern {schema['pattern']})"
+            found.append(Edge(name, "pattern", text, False, st.sampled_from(refused), refused))
 
     if "null" in types and "enum" not in schema:
         found.append(_exact(name, "type", f"{name} = null", True, None))

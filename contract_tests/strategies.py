@@ -26,7 +26,7 @@ def texts(length: int, *, multibyte_only: bool = False) -> st.SearchStrategy[str
 
 def urls(extension: str = "jpg") -> st.SearchStrategy[str]:
     """Public http(s) URLs that a client could send."""
-    host = st.from_regex(r"[a-z][a-z0-9-]{0,20}\.(com|net|org|example)", fullmatch=True)
+    host = st.from_regex(r"[a-z](?:[a-z0-9-]{0,20}[a-z0-9])?\.(com|net|org|example)", fullmatch=True)
     path = st.from_regex(r"[a-zA-Z0-9_-]{1,30}(/[a-zA-Z0-9_-]{1,30}){0,2}", fullmatch=True)
     scheme = st.sampled_from(["https", "http"])
     return st.builds(lambda s, h, p: f"{s}://{h}/{p}.{extension}", scheme, host, path)

@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+import tempfile
+from typing import IO, Any
 
 import orjson
-from starlette.types import Receive
+from starlette.types import Message, Receive
 
 FAST_PARSE_BYTES = 64 * 1024
 # Far deeper than any body of this API (two levels), far shallower than what would exhaust the stack.
 MAX_DEPTH = 64
+# Far more values than a create holds (about a dozen), far fewer than would fill memory: a parsed
+# value costs up to about a hundred bytes, so a body of 32 MB of `{},` would take a gigabyte.
+MAX_VALUES = 100_000
+# A JSON string, unrolled so that a long one is one tight loop: the strings are left out when the
+# values of a large body are counted.
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
 # Unpaired surrogates can only come from \\uD800-style escapes: valid UTF-8 cannot encode them.
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
@@ -24,6 +31,10 @@ class MalformedBody(ValueError):
     """The body is not a JSON document. The message says where it goes wrong."""
 
 
+class TooManyValues(BodyTooLarge):
+    """The body holds more JSON values than the mock parses."""
+
+
 class BodyCutShort(MalformedBody):
     """The client went away before the whole body arrived (the answer is likely never read)."""
 
@@ -34,6 +45,7 @@ async def read_limited(receive: Receive, limit: int, declared: str) -> bytes:
     limit is refused before a byte is read. (A body that stops coming is the server's to time out:
     see :mod:`mockserver.http_protocol`.)
     """
+    # The loop of _body_of and _check_declared, written out: every create comes this way.
     if declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge(f"The request body is larger than {limit} bytes")
     chunks: list[bytes] = []
@@ -51,9 +63,79 @@ async def read_limited(receive: Receive, limit: int, declared: str) -> bytes:
             return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
+def _check_declared(declared: str, limit: int) -> None:
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge(f"The request body is larger than {limit} bytes")
+
+
+def _body_of(message: Message, received: int) -> tuple[bytes, bool]:
+    """A chunk of the body, and whether more follows; :class:`BodyCutShort` if the client has gone."""
+    if message["type"] == "http.disconnect":
+        raise BodyCutShort(f"The connection closed after {received} bytes, before the whole request body arrived")
+    return message.get("body", b""), message.get("more_body", False)
+
+
+class SpoolFull(RuntimeError):
+    """The disk room for bodies being received is taken; the client may retry shortly."""
+
+
+class SpooledBody:
+    """A body received into a temporary file; :meth:`read` it (off the event loop), then :meth:`close` it."""
+
+    def __init__(self, file: IO[bytes], size: int, spool: Spool) -> None:
+        self._file, self.size, self._spool = file, size, spool
+
+    def read(self) -> bytes:
+        self._file.seek(0)
+        return self._file.read()
+
+    def close(self) -> None:
+        self._file.close()
+        self._spool.release(self.size)
+        self.size = 0
+
+
+class Spool:
+    """Room on disk for large bodies while they arrive, bounded in total (``capacity`` bytes).
+
+    A body is received into a file before it waits for its turn to be parsed, so a client that sends
+    slowly, or stops, holds a file of what it sent: neither memory nor a turn that others wait for.
+    Past the capacity a body is refused (:class:`SpoolFull`) rather than waited for: bodies that
+    wait for room while holding some would wait for each other.
+    """
+
+    def __init__(self, capacity: int, directory: str | None = None) -> None:
+        self.capacity, self.used, self._directory = capacity, 0, directory
+
+    async def receive(self, receive: Receive, limit: int, declared: str) -> SpooledBody:
+        """The body, as :func:`read_limited` reads it, in a file; or :class:`SpoolFull`."""
+        _check_declared(declared, limit)
+        file = tempfile.TemporaryFile(dir=self._directory)  # noqa: SIM115 -- SpooledBody closes it
+        body = SpooledBody(file, 0, self)
+        try:
+            more = True
+            while more:
+                chunk, more = _body_of(await receive(), body.size)
+                if body.size + len(chunk) > limit:
+                    raise BodyTooLarge(f"The request body is larger than {limit} bytes")
+                if self.used + len(chunk) > self.capacity:
+                    raise SpoolFull(f"The mock is receiving {self.used} bytes of large bodies; retry shortly")
+                self.used += len(chunk)
+                body.size += len(chunk)
+                file.write(chunk)  # to the page cache: microseconds for a chunk of 64 KiB
+        except BaseException:
+            body.close()
+            raise
+        return body
+
+    def release(self, size: int) -> None:
+        self.used -= size
+
+
 def parse_json(raw: bytes) -> Any:
     """The body as JSON (UTF-8, no NaN or Infinity, no lone surrogates, at most ``MAX_DEPTH`` levels
-    deep), or :class:`MalformedBody`.
+    deep), or :class:`MalformedBody`; :class:`TooManyValues` past ``MAX_VALUES`` values, counted
+    before it is parsed.
 
     The depth is bounded because the validator, and anything that writes about the body, recurses
     into it: nested a thousand levels, it would run out of stack.
@@ -76,6 +158,10 @@ def parse_json(raw: bytes) -> Any:
         else:
             if not _has_large_float(value):
                 return value
+    elif _values(raw) > MAX_VALUES and _values(_STRING.sub(b'""', raw)) > MAX_VALUES:
+        # A bound on the values, from the separators: those inside strings are counted only when
+        # there are too many, since a large body is mostly the Base64 string of an image.
+        raise TooManyValues(f"The request body holds more than {MAX_VALUES} JSON values")
     if not raw.strip():
         raise MalformedBody("The request body is empty; send a JSON object")
     try:
@@ -93,6 +179,11 @@ def parse_json(raw: bytes) -> Any:
     if _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(value):
         raise MalformedBody("Malformed JSON: a \\u escape leaves a lone UTF-16 surrogate, which is not Unicode text")
     return value
+
+
+def _values(raw: bytes) -> int:
+    """At least the number of values in the JSON text ``raw``: one more than its commas, per container."""
+    return raw.count(b",") + raw.count(b"[") + raw.count(b"{")
 
 
 def _depth(raw: bytes) -> int:

@@ -18,6 +18,7 @@ would make validation most of a create's cost.
 from __future__ import annotations
 
 import copy
+import itertools
 import traceback
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -31,10 +32,12 @@ from openapi_core import OpenAPI
 from openapi_core.validation.schemas import oas31_schema_validators_factory
 
 from mockserver.bodies import parse_json
-from mockserver.problems import RequestProblem, describe
+from mockserver.problems import RequestProblem, describe_all, describe_native
 from sparkspec.openapi import ApiSpec
 
 MAX_REPORTED = 10
+# Up to this size, a refused body is explained by jsonschema-rs (about twice as fast as Python's).
+NATIVE_EXPLAIN_BYTES = 64 * 1024
 # rfc3986-validator's regex needs seconds for a string of megabytes. Longer
 # strings fail the `uri` format without being scanned; the spec's maxLength for URLs is far below.
 URI_SCAN_LIMIT = 64 * 1024
@@ -115,23 +118,29 @@ class Contract:
         if self._keep_nulls is not None and isinstance(body, dict):
             keep = self._keep_nulls[operation_id]
             read = {name: value for name, value in body.items() if value is not None or name in keep}
-        problems = self.body_problems(operation_id, read)
+        problems = self.body_problems(operation_id, read, natively=len(raw) <= NATIVE_EXPLAIN_BYTES)
         fields = None if problems else {**self._defaults[operation_id], **read}
         return Admission(body, read, fields, problems)  # positional: the cheapest way to make one
 
-    def body_problems(self, operation_id: str, body: Any) -> list[RequestProblem]:
-        """Every way ``body`` breaks the operation's request schema (at most ten), in field order."""
+    def body_problems(self, operation_id: str, body: Any, *, natively: bool = True) -> list[RequestProblem]:
+        """Every way ``body`` breaks the operation's request schema (at most ten), in field order.
+
+        ``natively``: explained by jsonschema-rs where it can. Not for a large body: each of its errors
+        carries copies of the value it is about (a 30 MB image made a create's peak memory 600 MB).
+        """
         validator = self._bodies[operation_id].validator
         try:
             if validator.is_valid(body):  # the common case, answered by jsonschema-rs alone
                 return []
-            errors = validator.python.iter_errors(body)
-            found = [error for error, _ in zip(errors, range(MAX_REPORTED), strict=False)]
+            problems = validator.native_problems(body) if natively else None
+            if problems is None:
+                errors = validator.python.iter_errors(body)
+                found = [error for error, _ in zip(errors, range(MAX_REPORTED), strict=False)]
+                problems = describe_all(found)
+                for error in found:
+                    _release(error)
         except RecursionError:  # a large body nested deeper than the validator can follow
             return [RequestProblem("body", "depth", "body: nested too deeply to be checked")]
-        problems = [describe(error) for error in found]
-        for error in found:
-            _release(error)
         # A value of the wrong type breaks every other rule of its field too; the type says it all.
         mistyped = {p.field for p in problems if p.rule == "type"}
         problems = [p for p in problems if p.rule == "type" or p.field not in mistyped]
@@ -171,6 +180,24 @@ class Accelerated:
             return bool(self.fast.is_valid(instance))
         except (ValueError, OverflowError, TypeError):  # a value jsonschema-rs cannot take in (a huge integer)
             return bool(self.python.is_valid(instance))
+
+    def native_problems(self, instance: Any) -> list[RequestProblem] | None:
+        """The problems of an invalid ``instance``, in :func:`describe`'s words, from jsonschema-rs alone;
+        ``None`` where Python's validator must explain (a rule native errors lack the words for, or
+        more problems than are reported: which ones Python would report is its to say)."""
+        try:
+            errors = list(itertools.islice(self.fast.iter_errors(instance), MAX_REPORTED))
+        except (ValueError, OverflowError, TypeError):
+            return None
+        if not errors or len(errors) >= MAX_REPORTED:
+            return None
+        problems = []
+        for error in errors:
+            problem = describe_native(error, instance)
+            if problem is None:
+                return None
+            problems.append(problem)
+        return problems
 
     def iter_errors(self, instance: Any) -> Iterable[ValidationError]:
         if self.is_valid(instance):

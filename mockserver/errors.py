@@ -10,6 +10,8 @@ import json
 from collections.abc import Mapping
 from http import HTTPStatus
 
+import orjson
+
 from sparkspec.openapi import ApiSpec, SpecError
 
 _TITLES = {400: "Invalid Request", 413: "Payload Too Large"}
@@ -34,7 +36,10 @@ class ApiError(Exception):
     def body(self) -> bytes:
         """The JSON body: ``{"error_code", "title", "detail"}``."""
         fields = {"error_code": self.error_code, "title": self.title, "detail": self.detail}
-        return json.dumps(fields, ensure_ascii=False, separators=(",", ":")).encode()
+        try:
+            return orjson.dumps(fields)  # the same bytes as the standard library's, several times faster
+        except TypeError:  # a lone surrogate in the detail, which orjson refuses to encode
+            return json.dumps(fields, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "backslashreplace")
 
 
 def internal_error() -> ApiError:

@@ -108,7 +108,8 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol on a :class:`CoalescingTransport`, which it flushes before it
     lets a client's end of stream close the connection.
 
-    It also bounds what uvicorn leaves open: a request's headers may take at most
+    It also bounds what uvicorn leaves open: pipelined requests are read one chunk at a time (no more
+    until those read are answered); a request's headers may take at most
     ``max_header_bytes`` (else ``431``), and neither they nor its body may stall for
     ``read_timeout`` seconds once begun (else ``408``); both in the API's error shape, and the
     connection is closed. The timer runs only for a request that did not arrive whole in one chunk,
@@ -161,6 +162,14 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
             self._stall_timer.cancel()
             self._stall_timer = None
         super().on_message_complete()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()  # resumes reading, and starts the next pipelined request
+        if self.pipeline and not self.transport.is_closing():
+            # uvicorn resumes reading after every answer, and each read can add a chunk's worth of
+            # pipelined requests while one leaves: a client that pipelines and never reads grew the
+            # process by gigabytes. Read more only once the requests already read are answered.
+            self.flow.pause_reading()
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._stall_timer is not None:

@@ -4,7 +4,7 @@ field and the rule, with the limits as the spec states them, and never more than
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,41 +20,95 @@ class RequestProblem:
     message: str
 
 
+_TYPE_ORDER = ["object", "array", "string", "integer", "number", "boolean", "null"]
 _JSON_TYPES = {dict: "object", list: "array", str: "string", bool: "boolean", int: "integer", float: "number"}
 
 
 def describe(error: ValidationError) -> RequestProblem:
     """A readable message for one JSON Schema error. It never echoes more than a snippet of the value."""
-    field = _field(error.absolute_path)
-    rule = str(error.validator)
-    limit: Any = error.validator_value
-    value: Any = error.instance
+    path, rule, limit, value = list(error.absolute_path), str(error.validator), error.validator_value, error.instance
     if rule == "required":
-        missing = [name for name in limit if isinstance(value, dict) and name not in value]
-        field = _field([*error.absolute_path, missing[0]]) if missing else field
-        return RequestProblem(field, rule, f"{field}: is required")
-    messages = {
-        "maxLength": lambda: f"must be at most {limit} characters (got {_length(value)})",
-        "minLength": lambda: f"must be at least {limit} characters (got {_length(value)})",
-        "maximum": lambda: f"must be at most {limit} (got {_show(value)})",
-        "minimum": lambda: f"must be at least {limit} (got {_show(value)})",
-        "exclusiveMaximum": lambda: f"must be less than {limit} (got {_show(value)})",
-        "exclusiveMinimum": lambda: f"must be greater than {limit} (got {_show(value)})",
-        "enum": lambda: f"must be one of {', '.join(_show(v) for v in limit)} (got {_show(value)})",
-        "const": lambda: f"must be {_show(limit)} (got {_show(value)})",
-        "type": lambda: f"must be {_types(limit)} (got {_type_of(value)})",
-        "format": lambda: f"must be a valid {limit} (got {_show(value)})",
-        "pattern": lambda: f"must match the pattern {limit} (got {_show(value)})",
-        "anyOf": lambda: f"must be {_alternatives(error)} (got {_show(value)})",
-        "oneOf": lambda: f"must be {_alternatives(error)} (got {_show(value)})",
-        "additionalProperties": lambda: f"has unexpected fields ({', '.join(_extra(value, error))})",
-    }
-    explain = messages.get(rule)
+        # jsonschema raises one error per missing field, each naming the whole list: the first error
+        # of a list names its first missing field, the next one its second (see describe_all).
+        missing = [name for name in limit if isinstance(value, dict) and name not in value]  # type: ignore[union-attr]
+        return _required([*path, missing[0]] if missing else path)
     if rule == "format" and error.cause is not None:
-        text = _snippet(str(error.cause), 300)  # a format of the spec's own, saying why
-    else:
-        text = explain() if explain else _snippet(error.message, 200)
-    return RequestProblem(field, rule, f"{field}: {text}")
+        return RequestProblem(_field(path), rule, f"{_field(path)}: {_snippet(str(error.cause), 300)}")
+    if rule in ("anyOf", "oneOf"):
+        return RequestProblem(
+            _field(path), rule, f"{_field(path)}: must be {_alternatives(error)} (got {_show(value)})"
+        )
+    if rule == "additionalProperties":
+        allowed = error.schema.get("properties", {}) if isinstance(error.schema, Mapping) else {}
+        limit = [k for k in value if k not in allowed] if isinstance(value, dict) else []
+    return _problem(path, rule, limit, value) or RequestProblem(
+        _field(path), rule, f"{_field(path)}: {_snippet(error.message, 200)}"
+    )
+
+
+def describe_all(errors: Iterable[ValidationError]) -> list[RequestProblem]:
+    """:func:`describe` for each error, with one problem for each missing field."""
+    problems: list[RequestProblem] = []
+    missing_seen: dict[tuple[Any, ...], int] = {}
+    for error in errors:
+        if error.validator == "required" and isinstance(error.instance, dict):
+            path = tuple(error.absolute_path)
+            missing = [name for name in error.validator_value if name not in error.instance]  # type: ignore[union-attr]
+            nth = missing_seen[path] = missing_seen.get(path, -1) + 1
+            if nth < len(missing):
+                problems.append(_required([*path, missing[nth]]))
+                continue
+        problems.append(describe(error))
+    return problems
+
+
+def describe_native(error: Any, instance: Any) -> RequestProblem | None:
+    """:func:`describe` for an error of jsonschema-rs about ``instance``, in the same words; ``None`` for a
+    rule whose words need what only Python's validator keeps (a format's reason, an ``anyOf``'s branches)."""
+    kind = error.kind
+    rule, facts = kind.name, kind.as_dict()
+    path = list(error.instance_path)
+    if rule == "required":
+        return _required([*path, facts["property"]])
+    limit = facts.get(_NATIVE_LIMITS.get(rule, "limit"))
+    value = instance  # the value as sent: jsonschema-rs's copy of an object may order its keys otherwise
+    for step in path:
+        value = value[step]
+    # A format's words are its check's reason, which only Python's validator keeps.
+    return _problem(path, rule, limit, value) if rule in _TEXTS and rule != "format" else None
+
+
+def _required(path: list[Any]) -> RequestProblem:
+    return RequestProblem(_field(path), "required", f"{_field(path)}: is required")
+
+
+def _problem(path: list[Any], rule: str, limit: Any, value: Any) -> RequestProblem | None:
+    text = _TEXTS.get(rule)
+    return RequestProblem(_field(path), rule, f"{_field(path)}: {text(limit, value)}") if text else None
+
+
+_TEXTS: dict[str, Callable[[Any, Any], str]] = {
+    "maxLength": lambda limit, value: f"must be at most {limit} characters (got {_length(value)})",
+    "minLength": lambda limit, value: f"must be at least {limit} characters (got {_length(value)})",
+    "maximum": lambda limit, value: f"must be at most {limit} (got {_show(value)})",
+    "minimum": lambda limit, value: f"must be at least {limit} (got {_show(value)})",
+    "exclusiveMaximum": lambda limit, value: f"must be less than {limit} (got {_show(value)})",
+    "exclusiveMinimum": lambda limit, value: f"must be greater than {limit} (got {_show(value)})",
+    "enum": lambda limit, value: f"must be one of {', '.join(_show(v) for v in limit)} (got {_show(value)})",
+    "const": lambda limit, value: f"must be {_show(limit)} (got {_show(value)})",
+    "type": lambda limit, value: f"must be {_types(limit)} (got {_type_of(value)})",
+    "pattern": lambda limit, value: f"must match the pattern {limit} (got {_show(value)})",
+    "format": lambda limit, value: f"must be a valid {limit} (got {_show(value)})",
+    "additionalProperties": lambda extra, _: f"has unexpected fields ({', '.join(sorted(map(str, extra))[:5])})",
+}
+# Where jsonschema-rs keeps each rule's limit, when not under "limit".
+_NATIVE_LIMITS = {
+    "enum": "options",
+    "const": "expected_value",
+    "type": "types",
+    "pattern": "pattern",
+    "additionalProperties": "unexpected",
+}
 
 
 def _field(path: Iterable[Any]) -> str:
@@ -73,7 +127,8 @@ def _type_of(value: Any) -> str:
 
 
 def _types(limit: Any) -> str:
-    names = [limit] if isinstance(limit, str) else list(limit)
+    # In one order whatever the schema's (jsonschema-rs reorders them): null last.
+    names = [limit] if isinstance(limit, str) else sorted(limit, key=_TYPE_ORDER.index)
     return " or ".join("a JSON object" if n == "object" else n for n in names)
 
 
@@ -101,8 +156,3 @@ def _alternatives(error: ValidationError) -> str:
     if not titles:
         return "one of the accepted forms"
     return titles[0] if len(titles) == 1 else ", ".join(titles[:-1]) + " or " + titles[-1]
-
-
-def _extra(value: Any, error: ValidationError) -> list[str]:
-    allowed = error.schema.get("properties", {}) if isinstance(error.schema, Mapping) else {}
-    return sorted(str(k) for k in value if k not in allowed)[:5] if isinstance(value, dict) else []

@@ -19,7 +19,7 @@ from typing import Any
 from starlette.responses import FileResponse
 from starlette.types import Receive, Scope
 
-from mockserver.bodies import BodyCutShort, BodyTooLarge, MalformedBody, read_limited
+from mockserver.bodies import BodyCutShort, BodyTooLarge, MalformedBody, Spool, SpooledBody, SpoolFull, read_limited
 from mockserver.contract import Admission, Contract
 from mockserver.errors import ApiError, ErrorCatalog
 from mockserver.frontdoor import Call, Reply, Route
@@ -36,9 +36,15 @@ MAX_RANGES = 16
 _RANGE_PART = re.compile(r"(\d{1,18})-(\d{0,18})|-(\d{1,18})")
 CREATE = "createGeneration"
 POLL = "getGeneration"
-# Parsing a large body blocks; above this size it happens off the event loop, a few at a time.
-THREADPOOL_BYTES = 256 * 1024
+# Above this size a body is parsed off the event loop, a few at a time: checking an image costs up to
+# tens of milliseconds (a PNG's pixels inflated), and what fits in it inflates to a few MB at most.
+INLINE_BYTES = 4096
 LARGE_BODIES_AT_ONCE = 2
+# Up to this size a body is read into memory; a larger one (or one of unknown size) into a file.
+SPOOL_BYTES = 256 * 1024
+# Large bodies are received into temporary files first; this many largest bodies' worth at once.
+SPOOLED_BODIES = 32
+SPOOL_RETRY_AFTER = 1
 # Up to this size a body goes into the journal as it came (and is parsed and summarised when read).
 SMALL_BODY = 4096
 SCENARIO_HEADER = "X-Mock-Scenario"
@@ -72,6 +78,7 @@ class GenerationApi:
         self.deps = deps
         self._api_keys = tuple(key.encode() for key in deps.settings.api_keys)  # encoded once, not per request
         self._large_bodies = asyncio.Semaphore(LARGE_BODIES_AT_ONCE)
+        self._spool = Spool(SPOOLED_BODIES * deps.settings.max_body_bytes)
         # Their own threads, not the shared pool: each thread that parses a large body keeps a malloc
         # arena as large as that body's peak, so a few fixed threads keep the memory a few bodies' worth.
         self._parsers = ThreadPoolExecutor(LARGE_BODIES_AT_ONCE, thread_name_prefix="large-body")
@@ -96,17 +103,15 @@ class GenerationApi:
         scenario = self._scenario(headers.get(SCENARIO_KEY), call)
         self._check_content_type(headers.get("content-type", ""), headers.get("content-encoding"))
         declared = headers.get("content-length", "")
-        if declared.isascii() and declared.isdigit() and int(declared) <= THREADPOOL_BYTES:
+        if declared.isascii() and declared.isdigit() and int(declared) <= INLINE_BYTES:
             raw = await self._read(call.receive, declared)
             admission = self._admit(raw)
         else:
-            # A large body (or one of unknown size) costs memory several times its size while it is
-            # parsed and its images decoded: only a few are handled at once, the others wait unread
-            # (their bytes stay with their clients). One that stops coming holds its turn for the
-            # read timeout at most, then gets 408.
-            async with self._large_bodies:
-                raw = await self._read(call.receive, declared)
-                admission = await asyncio.get_running_loop().run_in_executor(self._parsers, self._admit, raw)
+            # A large body costs memory several times its size while it is parsed and its images
+            # checked. It is received first, with no turn taken (a large one into a file: a client that
+            # stops sending holds its file until the read timeout, neither memory nor a turn), then only
+            # a few are parsed at once.
+            raw, admission = await self._admit_large(call.receive, declared)
         # A small body goes into the journal as the bytes that came (one object to keep, where the
         # parsed body is many) and is parsed when read; a large one is summarised now.
         notes.body = raw if len(raw) <= SMALL_BODY else summarize(admission.body)
@@ -142,17 +147,50 @@ class GenerationApi:
     async def _read(self, receive: Receive, declared: str) -> bytes:
         try:
             return await read_limited(receive, self.deps.settings.max_body_bytes, declared)
-        except BodyTooLarge as exc:
+        except (BodyTooLarge, BodyCutShort) as exc:
+            raise self._refusal(exc) from None
+
+    async def _spool_in(self, receive: Receive, declared: str) -> SpooledBody:
+        try:
+            return await self._spool.receive(receive, self.deps.settings.max_body_bytes, declared)
+        except (BodyTooLarge, BodyCutShort, SpoolFull) as exc:
+            raise self._refusal(exc) from None
+
+    def _refusal(self, exc: Exception) -> ApiError:
+        """The answer to a body that could not be read whole."""
+        errors = self.deps.errors
+        if isinstance(exc, BodyTooLarge):
             # Closing the connection tells the client to stop sending the rest, which is never read.
-            raise self.deps.errors.error(413, str(exc), operation_id=CREATE, headers={"Connection": "close"}) from None
-        except BodyCutShort as exc:  # for the journal: the client has gone and reads no answer
-            raise self.deps.errors.error(400, str(exc), operation_id=CREATE) from None
+            return errors.error(413, str(exc), operation_id=CREATE, headers={"Connection": "close"})
+        if isinstance(exc, SpoolFull):
+            headers = {"Retry-After": str(SPOOL_RETRY_AFTER), "Connection": "close"}
+            return errors.error(503, str(exc), operation_id=CREATE, headers=headers)
+        return errors.error(400, str(exc), operation_id=CREATE)  # cut short: for the journal, the client has gone
+
+    async def _admit_large(self, receive: Receive, declared: str) -> tuple[bytes, Admission]:
+        loop = asyncio.get_running_loop()
+        if declared.isascii() and declared.isdigit() and int(declared) <= SPOOL_BYTES:
+            raw = await self._read(receive, declared)
+            async with self._large_bodies:
+                return raw, await loop.run_in_executor(self._parsers, self._admit, raw)
+        body = await self._spool_in(receive, declared)
+        try:
+            async with self._large_bodies:
+                return await loop.run_in_executor(self._parsers, self._admit_spooled, body)
+        finally:
+            body.close()
+
+    def _admit_spooled(self, body: SpooledBody) -> tuple[bytes, Admission]:
+        raw = body.read()
+        return raw, self._admit(raw)
 
     def _admit(self, raw: bytes) -> Admission:
         try:
             return self.deps.contract.admit(CREATE, raw)
         except MalformedBody as exc:
             raise self.deps.errors.error(400, str(exc), operation_id=CREATE) from None
+        except BodyTooLarge as exc:  # too many values to parse
+            raise self.deps.errors.error(413, str(exc), operation_id=CREATE) from None
 
     def _authorize(self, header: str | None, operation_id: str) -> None:
         problem = None

@@ -7,11 +7,10 @@ they are read from ``x-image-rules`` in the spec (:meth:`ImageRules.from_spec`).
 
 An http(s) URL is accepted as given (the mock never fetches anything). Base64 data, as a data URI
 or raw, is decoded and opened with Pillow, which reads only the header to learn the format and the
-size. To tell a complete file from a truncated one without decoding every pixel, each format gets
-its cheapest sound test: PNG chunk checksums up to IEND, the JPEG end-of-image marker after the
-scan data, the WEBP RIFF length, the BMP pixel array. The ``image_checks="header"`` setting turns
-that test off (:attr:`ImageRules.check_integrity`), so a file cut short after a sound header passes;
-except a WEBP, which Pillow opens through libwebp, and libwebp only opens a complete file.
+size. Whether the file is whole, short of decoding every pixel, is :mod:`sparkspec.image_integrity`'s
+to say, at a cost bounded by the file's size. The ``image_checks="header"`` setting turns that test
+off (:attr:`ImageRules.check_integrity`), so a file cut short after a sound header passes; except a
+WEBP, which Pillow opens through libwebp, and libwebp only opens a complete file.
 
 The docs say "PNG (no transparency)": what they forbid is a pixel that is not fully opaque, not an
 alpha channel. So the header only says whether a PNG *may* be transparent (an alpha channel, or a
@@ -24,13 +23,17 @@ checked: then a PNG whose pixels cannot all be read is given the benefit of the 
 from __future__ import annotations
 
 import io
+import ipaddress
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import pybase64
-from PIL import Image, ImageFile, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
+
+from sparkspec.image_integrity import check_whole
 
 URL_PREFIXES = ("http://", "https://")
 _PILLOW_ALIASES = {"MPO": "JPEG"}  # Pillow calls multi-picture JPEGs (from many cameras) MPO
@@ -58,6 +61,7 @@ class ImageRules:
     max_side: int
     max_bytes: int
     png_transparency: bool
+    max_url_length: int
     check_integrity: bool = True
 
     @classmethod
@@ -69,6 +73,7 @@ class ImageRules:
             max_side=int(extension["max-side"]),
             max_bytes=int(extension["max-bytes"]),
             png_transparency=bool(extension["png-transparency"]),
+            max_url_length=int(extension["max-url-length"]),
             check_integrity=check_integrity,
         )
 
@@ -87,10 +92,13 @@ class ImageInfo:
     size: int
 
 
-# Only valid image URLs match this whole: http(s), a plain host name, and printable ASCII without
-# spaces after it. The contract's fast validator tries it before calling check_image (FormatCheck.shortcut);
-# tests/spec/test_image_rules.py holds every string it matches to passing check_image.
-PLAIN_URL = r"(?:https?|HTTPS?)://[A-Za-z0-9.-]+(?:[/?#][!-~]*)?"
+# Only valid image URLs match this whole: http(s), a host name of DNS labels, and at most 2,000
+# printable ASCII characters without spaces after it (a longer URL is left to the check, which
+# bounds it by the spec). The contract's fast validator tries it before calling check_image
+# (FormatCheck.shortcut); tests/spec/test_image_rules.py holds every string it matches to passing
+# check_image.
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+PLAIN_URL = rf"(?:https?|HTTPS?)://{_LABEL}(?:\.{_LABEL}){{0,8}}(?:[/?#][!-~]{{0,2000}})?"
 
 
 def is_url(value: str) -> bool:
@@ -106,14 +114,14 @@ def check_image(value: Any, rules: ImageRules) -> ImageInfo | None:
     if not isinstance(value, str):
         return None  # not this check's business: the schema's type keyword reports it
     if is_url(value):
-        _check_url(value)
+        _check_url(value, rules.max_url_length)
         return None
     payload = _base64_payload(value)
     _check_encoded_size(payload, rules)
     try:
         data = pybase64.b64decode(payload, validate=True)
     except ValueError:  # binascii.Error is a ValueError; so is non-ASCII text
-        raise ImageRejected("base64", _BAD_DATA_URI if value.startswith("data:") else _NOT_BASE64) from None
+        raise ImageRejected("base64", _BAD_DATA_URI if _is_data_uri(value) else _NOT_BASE64) from None
     if not data:
         raise ImageRejected("base64", "holds no data")
     if len(data) > rules.max_bytes:
@@ -136,22 +144,53 @@ _BAD_DATA_URI = "holds data that is not valid Base64 (standard alphabet, with pa
 
 
 _SPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f]")
-# scheme://[userinfo@]host[:port]: the authority must name a host.
-_AUTHORITY = re.compile(r"https?://(?:[^/?#@]*@)?(?:\[[^\]/?#]+\]|[^/?#:@\[\]]+)", re.IGNORECASE)
+# A host name: labels of letters, digits, hyphens (not at either end) and underscores (which some
+# real hosts have), or of any non-ASCII letters (an internationalised name), dot-separated.
+_ALNUM = "[A-Za-z0-9\u0080-\U0010ffff]"
+_HOST_LABEL = rf"{_ALNUM}(?:[\w\u0080-\U0010ffff-]{{0,61}}{_ALNUM})?"
+_HOST_NAME = re.compile(rf"{_HOST_LABEL}(?:\.{_HOST_LABEL})*\.?")
 
 
-def _check_url(value: str) -> None:
-    if _AUTHORITY.match(value) is None or _SPACE_OR_CONTROL.search(value) is not None:
+def _check_url(value: str, max_length: int) -> None:
+    if len(value) > max_length:
+        raise ImageRejected("max-url-length", f"is a URL of {len(value)} characters; the limit is {max_length}")
+    if _SPACE_OR_CONTROL.search(value) is not None:
         raise ImageRejected("url", "must be an http(s) URL with a host, without spaces or control characters")
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 -- raises ValueError for a port that is not a number from 0 to 65535
+    except ValueError as exc:
+        raise ImageRejected("url-syntax", f"is not a URL that can be fetched ({str(exc)[:100]})") from None
+    host = parts.hostname or ""
+    if not host:
+        raise ImageRejected("url", "must be an http(s) URL with a host, without spaces or control characters")
+    if not (_is_ip_literal(host) if "[" in parts.netloc else _HOST_NAME.fullmatch(host)):
+        raise ImageRejected("url-syntax", f"names a host that cannot exist: {host[:80]!r}")
+
+
+def _is_ip_literal(host: str) -> bool:
+    try:
+        ipaddress.IPv6Address(host)
+    except ValueError:
+        return False
+    return True
+
+
+# The scheme and the type are case-insensitive (RFC 2397, RFC 2045); parameters may come before ;base64.
+_DATA_URI_HEADER = re.compile(r"data:image/[a-z0-9][a-z0-9!#$&^_.+-]*(?:;[^;,=]+=[^;,]*)*;base64", re.IGNORECASE)
 
 
 def _base64_payload(value: str) -> str:
-    if not value.startswith("data:"):
+    if not _is_data_uri(value):
         return value
     header, comma, payload = value.partition(",")
-    if not comma or not header.lower().endswith(";base64") or not header[5:].lower().startswith("image/"):
+    if not comma or _DATA_URI_HEADER.fullmatch(header) is None:
         raise ImageRejected("data-uri", "must be a data URI of the form data:image/<type>;base64,<data>")
     return payload
+
+
+def _is_data_uri(value: str) -> bool:
+    return value[:5].lower() == "data:"
 
 
 def _check_encoded_size(payload: str, rules: ImageRules) -> None:
@@ -177,7 +216,7 @@ def _check_decoded(data: bytes, rules: ImageRules) -> ImageInfo:
             if may_be_transparent and _has_transparent_pixel(data, rules.check_integrity):
                 raise ImageRejected("png-transparency", "is a PNG with transparency, which is not supported")
             if rules.check_integrity:
-                _check_complete(image, kind, data)
+                check_whole(kind, data)
     except ImageRejected:
         raise
     except UnidentifiedImageError:
@@ -223,18 +262,3 @@ def _has_transparent_pixel(data: bytes, strict: bool) -> bool:
             raise
         return False
     return extrema != (255, 255)  # the lowest and the highest alpha: fully opaque is both at 255
-
-
-def _check_complete(image: ImageFile.ImageFile, kind: str, data: bytes) -> None:
-    """Raise if the file ends before its image data does."""
-    if kind == "PNG":
-        image.verify()  # walks every chunk up to IEND, checking each CRC
-    elif kind == "JPEG":
-        scan_start = image.tile[0][2] if image.tile else 0
-        if data.find(b"\xff\xd9", scan_start) < 0:  # 0xFFD9 cannot occur inside entropy-coded data
-            raise ValueError("no end-of-image marker after the scan data")
-    elif kind == "WEBP":
-        if len(data) < 8 + int.from_bytes(data[4:8], "little"):
-            raise ValueError("shorter than its RIFF header says")
-    else:
-        image.load()  # an uncompressed bitmap: reading it costs a copy and nothing more

@@ -6,17 +6,23 @@ same tests against that tree's mock (``python -m mockserver`` started there), to
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import json
 import os
 import socket
+import struct
 import subprocess
 import time
+import zlib
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
 
+from contract_tests.images import data_uri, make_image
 from mockserver.launcher import PYTHON_MODULE, MockProcess, free_port, launch
 from tests.helpers import AUTH, CREATE_PATH, VALID_BODY, poll_path
 
@@ -48,12 +54,12 @@ def _answer(sock: socket.socket, timeout: float) -> bytes:
     try:
         while chunk := sock.recv(65536):
             received += chunk
-    except TimeoutError:
+    except (TimeoutError, ConnectionResetError):
         pass
     return received
 
 
-def test_clients_that_never_finish_their_bodies_hold_up_an_upload_for_the_read_timeout_at_most(
+def test_clients_that_never_finish_their_bodies_hold_up_no_upload(
     mock: MockProcess,
 ) -> None:
     stalled = []
@@ -62,12 +68,13 @@ def test_clients_that_never_finish_their_bodies_hold_up_an_upload_for_the_read_t
         head = f"POST {CREATE_PATH} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer k\r\n"
         sock.sendall((head + "Content-Type: application/json\r\nContent-Length: 1000000\r\n\r\n{").encode())
         stalled.append(sock)
-    # A round trip after they were sent: by its answer the mock has read them, and they hold both turns.
+    # A round trip after they were sent: by its answer the mock has read them (and before, they held both turns).
     assert mock.alive()
     large = {**VALID_BODY, "padding": "x" * 400_000}  # over the size that is parsed off the event loop
     started = time.monotonic()
     answer = httpx.post(mock.url + CREATE_PATH, json=large, headers=AUTH, timeout=READ_TIMEOUT * 3)
-    assert answer.status_code == 202 and time.monotonic() - started < READ_TIMEOUT * 2.5
+    # Received before it waits for a turn, which the stalled bodies never take: no wait for their timeout.
+    assert answer.status_code == 202 and time.monotonic() - started < READ_TIMEOUT / 2
     for sock in stalled:  # and the stalled ones are told so once the read timeout passes
         reply = _answer(sock, READ_TIMEOUT * 3)
         assert reply.startswith(b"HTTP/1.1 408"), reply[:200]
@@ -233,3 +240,149 @@ def test_one_rule_for_task_ids_in_polls_videos_and_the_admin_api(mock: MockProce
             httpx.get(mock.url + f"/__mock/tasks/{spelling}").status_code,
         ]
         assert answers == ([200, 200, 200] if found else [404, 404, 404]), (spelling, answers)
+
+
+def test_the_room_for_large_bodies_is_bounded_and_a_body_past_it_gets_503(tmp_path: Path) -> None:
+    limit = 1_000_000  # so that 32 bodies' worth of room fills with 32 MB
+    sockets: list[socket.socket] = []
+    env = {"MOCK_MAX_BODY_BYTES": str(limit), "MOCK_READ_TIMEOUT": str(READ_TIMEOUT)}
+    with contextlib.contextmanager(_launch)(env=env) as mock, contextlib.ExitStack() as open_sockets:
+        head = (
+            f"POST {CREATE_PATH} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer k\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {limit}\r\n\r\n"
+        ).encode()
+        for _ in range(32):  # each sends all but the last byte of its body, and stops: the room is full
+            sock = open_sockets.enter_context(_connect(mock))
+            sock.sendall(head + b"{" + b" " * (limit - 2))
+            sockets.append(sock)
+        assert mock.alive()  # a round trip: by now the mock has received them
+        late = open_sockets.enter_context(_connect(mock))
+        late.sendall(head + b"{" + b" " * 100_000)
+        reply = _answer(late, 5)
+        assert reply.startswith(b"HTTP/1.1 503"), reply[:200]
+        head_503, body = reply.split(b"\r\n\r\n", 1)
+        assert b"retry-after: 1" in head_503.lower() and json.loads(body)["error_code"] == 503
+        assert not any(_answer(sock, 0.05) for sock in sockets)  # those still wait for their last byte
+        assert httpx.post(mock.url + CREATE_PATH, json=VALID_BODY, headers=AUTH).status_code == 202
+
+
+def test_a_client_that_pipelines_and_never_reads_is_read_one_chunk_at_a_time(mock: MockProcess) -> None:
+    before = mock.memory("VmRSS")
+    request = f"GET {poll_path('nope')} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer k\r\n\r\n".encode()
+    with _connect(mock) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.settimeout(0.5)
+        sent = 0
+        with contextlib.suppress(TimeoutError):  # the mock stops reading, and the socket fills
+            while sent < 100_000:
+                sock.sendall(request * 1000)
+                sent += 1000
+        grown = mock.memory("VmRSS") - before
+    assert grown < 40 * 2**20, f"{sent} pipelined requests grew the process by {grown / 2**20:.0f} MB"
+    assert mock.alive()
+
+
+def test_a_body_of_millions_of_values_is_refused_before_it_is_parsed() -> None:
+    with contextlib.contextmanager(_launch)() as mock:
+        before = max(mock.memory("VmHWM"), mock.memory("VmRSS"))
+        filler = b"{}," * (10 * 2**20)  # 30 MB of empty objects, under the 32 MB limit
+        raw = json.dumps(VALID_BODY).encode()[:-1] + b', "x": [' + filler + b"{}]}"
+        answer = httpx.post(
+            mock.url + CREATE_PATH, content=raw, headers={**AUTH, "Content-Type": "application/json"}, timeout=60
+        )
+        assert answer.status_code == 413 and "JSON values" in answer.json()["detail"], answer.text[:200]
+        grown = mock.memory("VmHWM") - before
+        assert grown < 300 * 2**20, f"the peak RSS grew by {grown / 2**20:.0f} MB"
+
+
+def _rle_bmp(stream: bytes, side: int = 2000) -> bytes:
+    """An 8-bit run-length BMP of ``side`` x ``side`` with ``stream`` as its pixel data."""
+    palette = b"".join(bytes([i, i, i, 0]) for i in range(256))
+    offset = 14 + 40 + len(palette)
+    info = struct.pack("<IiiHHIIiiII", 40, side, side, 1, 8, 1, len(stream), 2835, 2835, 256, 0)
+    return b"BM" + struct.pack("<IHHI", offset + len(stream), 0, 0, offset) + info + palette + stream
+
+
+def test_run_length_bmps_never_stall_the_event_loop(mock: MockProcess) -> None:
+    # One pixel, then end-of-line, on every row: Pillow's decoder pads each row a byte at a time in Python.
+    image = data_uri(_rle_bmp(b"\x01\x07\x00\x00" * 2000 + b"\x00\x01"), "BMP")
+    body = {**VALID_BODY, "image": image}
+    with ThreadPoolExecutor(4) as pool:
+        creates = [
+            pool.submit(httpx.post, mock.url + CREATE_PATH, json=body, headers=AUTH, timeout=30) for _ in range(4)
+        ]
+        waits = []
+        while not all(f.done() for f in creates):
+            started = time.monotonic()
+            httpx.get(mock.url + "/__mock/health", timeout=30)
+            waits.append(time.monotonic() - started)
+        assert [f.result().status_code for f in creates] == [202] * 4
+    assert max(waits) < 0.2, f"a health check waited {max(waits):.2f} s"
+
+
+def _jpeg_with_thumbnail() -> bytes:
+    """A camera-like JPEG: an EXIF segment holding a whole thumbnail JPEG (with its own end marker) first."""
+    photo = make_image("JPEG", 800, 600)
+    thumbnail = make_image("JPEG", 160, 120)
+    exif = b"Exif\x00\x00" + thumbnail
+    return photo[:2] + b"\xff\xe1" + struct.pack(">H", len(exif) + 2) + exif + photo[2:]
+
+
+def _png_with_pixel_data(idat: bytes) -> bytes:
+    png = make_image("PNG", 400, 400)
+    chunk = struct.pack(">I", len(idat)) + b"IDAT" + idat + struct.pack(">I", zlib.crc32(b"IDAT" + idat))
+    return png[:33] + chunk + png[-12:]  # the signature and IHDR, this IDAT, IEND
+
+
+def _deflated_zeros(sixteen_mbs: int) -> bytes:
+    """A zlib stream of ``sixteen_mbs`` times 16 MiB of zeros, made without compressing them all: after a
+    full flush a compressor forgets what came before, so each further 16 MiB compresses to the same bytes."""
+    compressor, zeros = zlib.compressobj(9), bytes(16 * 2**20)
+    first = compressor.compress(zeros) + compressor.flush(zlib.Z_FULL_FLUSH)
+    again = compressor.compress(zeros) + compressor.flush(zlib.Z_FULL_FLUSH)
+    return first + again * (sixteen_mbs - 1) + compressor.flush()
+
+
+def test_images_whose_pixel_data_is_missing_or_broken_are_refused(mock: MockProcess) -> None:
+    camera = _jpeg_with_thumbnail()
+    scan = camera.rindex(b"\xff\xda")
+    scan_end = scan + 2 + int.from_bytes(camera[scan + 2 : scan + 4], "big")
+    refused = {
+        "JPEG cut to half": (camera[: len(camera) // 2], "JPEG"),
+        "JPEG cut to a tenth": (camera[: len(camera) // 10], "JPEG"),
+        "JPEG without scan data": (camera[:scan_end] + b"\xff\xd9", "JPEG"),
+        "JPEG without a scan": (camera[:scan] + b"\xff\xd9", "JPEG"),
+        "PNG with garbage pixel data": (_png_with_pixel_data(b"garbage!" * 100), "PNG"),
+        "PNG with empty pixel data": (_png_with_pixel_data(b""), "PNG"),
+        "PNG whose pixel data inflates to 1 GiB": (_png_with_pixel_data(_deflated_zeros(64)), "PNG"),
+        "run-length BMP cut short": (_rle_bmp(b"\x01\x07\x00\x00" * 2000 + b"\x00\x01")[:-200], "BMP"),
+    }
+    for name, (data, kind) in refused.items():
+        answer = httpx.post(mock.url + CREATE_PATH, json={**VALID_BODY, "image": data_uri(data, kind)}, headers=AUTH)
+        assert answer.status_code == 400 and "image: is a corrupt or truncated image" in answer.text, name
+    whole = httpx.post(mock.url + CREATE_PATH, json={**VALID_BODY, "image": data_uri(camera, "JPEG")}, headers=AUTH)
+    assert whole.status_code == 202, whole.text
+
+
+def test_urls_and_data_uris_are_read_as_their_rfcs_say(mock: MockProcess) -> None:
+    png = make_image("PNG", 400, 400)
+    answers = {
+        "https://example.com:notaport/a.png": 400,
+        "https://example.com:99999999/a.png": 400,
+        "https://[zz]/a.png": 400,
+        "https://-/a.png": 400,
+        "https://example.com/" + "a" * 10_000_000: 400,
+        "DATA:IMAGE/PNG;BASE64," + base64.b64encode(png).decode(): 202,  # schemes and types ignore case
+        "data:image/;base64," + base64.b64encode(png).decode(): 400,  # no subtype
+        "https://[::1]:8080/a.png": 202,
+    }
+    for image, status in answers.items():
+        answer = httpx.post(mock.url + CREATE_PATH, json={**VALID_BODY, "image": image}, headers=AUTH, timeout=30)
+        assert answer.status_code == status, (image[:60], answer.text[:200])
+    for audio_url, status in {
+        "ftp://example.com/a.mp3": 400,
+        "data:audio/mpeg;base64,SUQz": 400,
+        "HTTPS://example.com/a.mp3": 202,
+    }.items():
+        answer = httpx.post(mock.url + CREATE_PATH, json={**VALID_BODY, "audio_url": audio_url}, headers=AUTH)
+        assert answer.status_code == status, (audio_url, answer.text[:200])

@@ -85,9 +85,12 @@ def test_advance_refuses_bad_bodies_with_400(client: SpecCheckedClient, raw: byt
     assert client.post("/__mock/clock/advance", content=raw).status_code == 400
 
 
-def test_a_very_long_url_is_accepted_as_given(client: SpecCheckedClient) -> None:
-    url = "https://example.com/" + "a" * 5_000_000 + ".png"
-    assert create(client, {**VALID_BODY, "image": url}).status_code == 202
+def test_an_image_url_is_bounded_by_the_spec(client: SpecCheckedClient, spec: ApiSpec) -> None:
+    limit = spec.schemas_with_extension("x-image-rules")["ImageInput"]["x-image-rules"]["max-url-length"]
+    base = "https://example.com/"
+    assert create(client, {**VALID_BODY, "image": base + "a" * (limit - len(base))}).status_code == 202
+    answer = create(client, {**VALID_BODY, "image": base + "a" * 5_000_000})
+    assert answer.status_code == 400 and f"the limit is {limit}" in answer.json()["detail"]
 
 
 def test_audio_url_length_is_bounded_by_the_spec(client: SpecCheckedClient, spec: ApiSpec) -> None:

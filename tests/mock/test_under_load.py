@@ -70,7 +70,7 @@ def _bad_inputs() -> dict[str, tuple[dict[str, str], bytes, int]]:
         "a decompression bomb": (JSON, _with_image(data_uri(_png_bomb())), 400),
         "absurd dimensions": (JSON, _with_image(data_uri(with_png_dimensions(photo, 2**31 - 1, 2**31 - 1))), 400),
         "text that is not UTF-8": (JSON, b'{"prompt": "\xff\xfe\xfd", "image": "https://x.y/a.png"}', 400),
-        "deeply nested JSON": (JSON, b"[" * 200_000 + b"]" * 200_000, 400),
+        "deeply nested JSON": (JSON, b"[" * 200_000 + b"]" * 200_000, 413),  # 200,000 values: past the bound
         "a JSON array": (JSON, b'[{"prompt": "a", "image": "https://x.y/a.png"}]', 400),
     }
 

@@ -110,6 +110,7 @@ def test_required_fields_image_fields_and_their_rules(spec: ApiSpec) -> None:
         "max-side": 2000,
         "max-bytes": 10 * 1024 * 1024,
         "png-transparency": False,
+        "max-url-length": 8192,
     }
     audio = dict(spec.resolve(request["properties"]["audio_url"])["x-audio-rules"])
     audio.pop("x-provenance")
