@@ -8,6 +8,8 @@ file's segments:
 
 - **PNG**: chunks from IHDR to IEND, each CRC right, and the IDAT data inflates to exactly as many
   bytes as the header's size and pixel format need (empty, garbage or inflating past that: refused).
+  Only its first 2 MB (compressed) are inflated: of a larger PNG, a zlib stream that begins well and
+  does not inflate past the header's need, and the CRCs of every chunk, are what is checked.
 - **JPEG**: segments by their lengths from SOI (so an EXIF thumbnail's own end marker is skipped), a
   scan header, scan data, and the end-of-image marker after the last scan.
 - **BMP**: the pixel array as long as the header says; a run-length one ends with its end-of-bitmap code.
@@ -30,6 +32,10 @@ _PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
 # Adam7's passes: first column, first row, column step, row step.
 _ADAM7 = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2))
 _INFLATE_STEP = 1 << 20  # inflated in pieces this large, each dropped once counted
+_INFLATE_PIECE = 1 << 16  # fed to the inflater in pieces this large
+# Compressed pixel data inflated at most: 2 MB of noise-like pixels take about 10 ms (a 10 MB PNG's
+# whole pixel data took 50 ms, over the budget of a check). Past it, the chunks' CRCs vouch for the rest.
+_INFLATE_BUDGET = 2 * 1024 * 1024
 
 # In a JPEG's scan data 0xFF is followed by 0x00 (a stuffed byte) or a restart marker; anything else
 # (but fill bytes) begins a marker.
@@ -56,8 +62,9 @@ def check_whole(kind: str, data: bytes) -> None:
 def _check_png(data: bytes) -> None:
     if not data.startswith(_PNG_SIGNATURE):
         raise ValueError("not a PNG signature")
+    view = memoryview(data)  # chunks are read in place: a 10 MB IDAT is never copied
     inflater = zlib.decompressobj()
-    expected = inflated = 0
+    expected = inflated = fed = 0
     pos, seen_idat = len(_PNG_SIGNATURE), False
     while True:
         if pos + 12 > len(data):
@@ -66,20 +73,23 @@ def _check_png(data: bytes) -> None:
         end = pos + 12 + length
         if end > len(data):
             raise ValueError(f"ends inside a {kind!r} chunk")
-        body = data[pos + 8 : end - 4]
-        if zlib.crc32(data[pos + 4 : end - 4]) != int.from_bytes(data[end - 4 : end], "big"):
+        if zlib.crc32(view[pos + 4 : end - 4]) != int.from_bytes(view[end - 4 : end], "big"):
             raise ValueError(f"the CRC of a {kind!r} chunk is wrong")
         if pos == len(_PNG_SIGNATURE):
             if kind != b"IHDR" or length != 13:
                 raise ValueError("does not begin with IHDR")
-            expected = _png_raw_size(body)
+            expected = _png_raw_size(data[pos + 8 : end - 4])
         elif kind == b"IDAT":
             seen_idat = True
-            inflated += _inflate(inflater, body, expected - inflated)
+            budget = _INFLATE_BUDGET - fed
+            if budget > 0:
+                inflated += _inflate(inflater, view[pos + 8 : min(end - 4, pos + 8 + budget)], expected - inflated)
+            fed += length
         elif kind == b"IEND":
             break
         pos = end
-    if not seen_idat or not inflater.eof or inflated != expected:
+    whole = fed <= _INFLATE_BUDGET  # all of it inflated: it must come to exactly what the header needs
+    if not seen_idat or not inflated or (whole and (not inflater.eof or inflated != expected)):
         raise ValueError(f"its pixel data inflates to {inflated} bytes, not the {expected} its header needs")
 
 
@@ -98,17 +108,22 @@ def _png_raw_size(header: bytes) -> int:
     return sum(rows((width - x + dx - 1) // dx, (height - y + dy - 1) // dy) for x, y, dx, dy in _ADAM7)
 
 
-def _inflate(inflater: zlib._Decompress, piece: bytes, room: int) -> int:
-    """Feed ``piece`` to the inflater; the bytes it gave. Stops past ``room`` more: a bomb is never inflated whole."""
+def _inflate(inflater: zlib._Decompress, data: memoryview, room: int) -> int:
+    """Feed ``data`` to the inflater; the bytes it gave. Stops past ``room`` more: a bomb is never inflated whole.
+
+    The data goes in by pieces, so that what the inflater leaves over at each step (a copy) stays small.
+    """
     given = 0
-    while piece and not inflater.eof:
-        try:
-            given += len(inflater.decompress(piece, _INFLATE_STEP))
-        except zlib.error as exc:
-            raise ValueError(f"its pixel data is not a zlib stream ({exc})") from None
-        if given > room:
-            raise ValueError("its pixel data inflates past what its header needs")
-        piece = inflater.unconsumed_tail
+    for start in range(0, len(data), _INFLATE_PIECE):
+        piece: bytes | memoryview = data[start : start + _INFLATE_PIECE]
+        while piece and not inflater.eof:
+            try:
+                given += len(inflater.decompress(piece, _INFLATE_STEP))
+            except zlib.error as exc:
+                raise ValueError(f"its pixel data is not a zlib stream ({exc})") from None
+            if given > room:
+                raise ValueError("its pixel data inflates past what its header needs")
+            piece = inflater.unconsumed_tail
     return given
 
 

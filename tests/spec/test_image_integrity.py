@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import struct
 import zlib
 
@@ -68,3 +69,24 @@ def test_a_webp_is_judged_by_its_container_as_the_spec_says() -> None:
 @pytest.mark.parametrize("fmt", ["BMP", "JPEG", "PNG", "WEBP"])
 def test_each_format_pillow_writes_is_whole(fmt: str) -> None:
     check_whole(fmt, make_image(fmt, 400, 400))
+
+
+def test_of_a_large_png_only_the_first_2_mb_of_pixel_data_are_inflated_as_the_label_says() -> None:
+    noise = io.BytesIO()
+    Image.frombytes("RGB", (1200, 1200), os.urandom(1200 * 1200 * 3)).save(noise, "PNG", compress_level=1)
+    png = noise.getvalue()
+    head, pixels, pos = png[:33], b"", 33  # the signature and IHDR, then the pixel data of every IDAT
+    while pos < len(png):
+        length = int.from_bytes(png[pos : pos + 4], "big")
+        if png[pos + 4 : pos + 8] == b"IDAT":
+            pixels += png[pos + 8 : pos + 8 + length]
+        pos += 12 + length
+    assert len(pixels) > 3 * 2**20
+
+    def with_pixels(data: bytes) -> bytes:
+        return head + _chunk(b"IDAT", data) + _chunk(b"IEND", b"")
+
+    check_whole("PNG", with_pixels(pixels))
+    check_whole("PNG", with_pixels(pixels[: 2**21] + b"garbage!" * 100_000))  # past the first 2 MB: its CRC vouches
+    with pytest.raises(ValueError, match="zlib"):
+        check_whole("PNG", with_pixels(b"garbage!" * 100_000 + pixels))
