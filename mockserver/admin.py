@@ -81,7 +81,7 @@ class AdminApi:
     async def advance(self, call: Call) -> Reply:
         usage = f'Send {{"seconds": <number from 0 to {MAX_ADVANCE_SECONDS:.0f}>}}'
         try:
-            declared = next((v.decode("latin-1") for k, v in call.scope["headers"] if k == b"content-length"), "")
+            declared = call.headers.get(b"content-length", b"").decode("latin-1")
             payload = parse_json(await read_limited(call.receive, MAX_ADMIN_BODY, declared))
         except (MalformedBody, BodyTooLarge) as exc:
             raise ApiError(400, f"{exc}. {usage}") from None

@@ -51,14 +51,18 @@ class Reply(NamedTuple):
 
 
 class Call:
-    """What a handler gets: the ASGI scope and ``receive``, the path's parameters, and the notes
-    it may add to the request's journal entry."""
+    """What a handler gets: the ASGI scope and ``receive``, the request's headers (by their lower-case
+    names; the first of a repeated one), the path's parameters, and the notes it may add to the
+    request's journal entry."""
 
-    __slots__ = ("notes", "params", "receive", "scope")
+    __slots__ = ("headers", "notes", "params", "receive", "scope")
 
-    def __init__(self, scope: Scope, receive: Receive, params: dict[str, str], notes: Notes) -> None:
+    def __init__(
+        self, scope: Scope, receive: Receive, headers: dict[bytes, bytes], params: dict[str, str], notes: Notes
+    ) -> None:
         self.scope = scope
         self.receive = receive
+        self.headers = headers
         self.params = params
         self.notes = notes
 
@@ -165,14 +169,9 @@ class FrontDoor:
             await self.other(scope, receive, send)
             return
         started = time.perf_counter()
-        incoming = None
-        host = False
-        for name, value in scope["headers"]:
-            if name == b"traceparent":
-                incoming = value.decode("latin-1")
-            elif name == b"host":
-                host = True
-        trace = traceparent(incoming)
+        headers = dict(reversed(scope["headers"]))  # in C; reversed, so that the first of a name wins
+        incoming = headers.get(b"traceparent")
+        trace = traceparent(None if incoming is None else incoming.decode("latin-1"))
         trace_header = (b"traceparent", trace.encode())
         notes = Notes()
         path: str = scope["path"]
@@ -181,10 +180,10 @@ class FrontDoor:
         status = 500
         try:
             try:
-                if not host and scope.get("http_version") == "1.1":
+                if b"host" not in headers and scope.get("http_version") == "1.1":
                     raise ApiError(400, "An HTTP/1.1 request must carry a Host header (RFC 9112)")
                 route, params = self.routes.find(scope["method"], path, scope["path"])
-                reply = await route.handler(Call(scope, receive, params, notes))
+                reply = await route.handler(Call(scope, receive, headers, params, notes))
             except ApiError as exc:
                 reply = error_reply(exc)
             except Redirect as moved:

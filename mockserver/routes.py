@@ -98,11 +98,11 @@ class GenerationApi:
 
     async def create(self, call: Call) -> Reply:
         deps, notes = self.deps, call.notes
-        headers = _header_values(call.scope["headers"])
-        self._authorize(headers.get("authorization"), CREATE)
+        headers = call.headers
+        self._authorize(headers.get(b"authorization"), CREATE)
         scenario = self._scenario(headers.get(SCENARIO_KEY), call)
-        self._check_content_type(headers.get("content-type", ""), headers.get("content-encoding"))
-        declared = headers.get("content-length", "")
+        self._check_content_type(headers.get(b"content-type", b""), headers.get(b"content-encoding"))
+        declared = headers.get(b"content-length", b"").decode("latin-1")
         if declared.isascii() and declared.isdigit() and int(declared) <= INLINE_BYTES:
             raw = await self._read(call.receive, declared)
             admission = self._admit(raw)
@@ -126,8 +126,8 @@ class GenerationApi:
 
     async def poll(self, call: Call) -> Reply:
         deps = self.deps
-        headers = _header_values(call.scope["headers"])
-        self._authorize(headers.get("authorization"), POLL)
+        headers = call.headers
+        self._authorize(headers.get(b"authorization"), POLL)
         task = self._find(call.params["task_id"], POLL)
         call.notes.task_id = task.id
         state = deps.tasks.read(task)
@@ -192,12 +192,12 @@ class GenerationApi:
         except BodyTooLarge as exc:  # too many values to parse
             raise self.deps.errors.error(413, str(exc), operation_id=CREATE) from None
 
-    def _authorize(self, header: str | None, operation_id: str) -> None:
+    def _authorize(self, header: bytes | None, operation_id: str) -> None:
         problem = None
         if header is None:
             problem = "Missing Authorization header; send 'Authorization: Bearer <API key>'"
         else:
-            scheme, _, token = header.strip().partition(" ")
+            scheme, _, token = header.decode("latin-1").strip().partition(" ")
             token = token.strip()
             if scheme.lower() != "bearer" or not self._token_pattern.match(token):
                 problem = "Invalid Authorization header format; expected 'Bearer <API key>'"
@@ -208,18 +208,21 @@ class GenerationApi:
                 401, problem, operation_id=operation_id, headers={"WWW-Authenticate": 'Bearer realm="mulerouter"'}
             )
 
-    def _scenario(self, text: str | None, call: Call) -> Scenario:
-        if text is None:
+    def _scenario(self, raw: bytes | None, call: Call) -> Scenario:
+        if raw is None:
             return self.deps.default_scenario
+        text = raw.decode("latin-1")
         call.notes.scenario = text[:200]
         try:
             return self.deps.scenarios.parse(text)
         except ScenarioError as exc:
             raise self.deps.errors.error(400, f"{SCENARIO_HEADER}: {exc}", operation_id=CREATE) from None
 
-    def _check_content_type(self, content_type: str, encoding: str | None) -> None:
-        if encoding is None and content_type == "application/json":
+    def _check_content_type(self, raw_type: bytes, raw_encoding: bytes | None) -> None:
+        if raw_encoding is None and raw_type == b"application/json":
             return  # what nearly every client sends
+        content_type = raw_type.decode("latin-1")
+        encoding = None if raw_encoding is None else raw_encoding.decode("latin-1")
         media, _, parameters = content_type.partition(";")
         problem = None
         if media.strip().lower() != "application/json":
@@ -244,36 +247,19 @@ class GenerationApi:
             raise self.deps.errors.error(404, f"Task {shown} does not exist", operation_id=operation_id)
         return task
 
-    def _base_url(self, scope: Scope, headers: Mapping[str, str]) -> str:
+    def _base_url(self, scope: Scope, headers: Mapping[bytes, bytes]) -> str:
         if self.deps.settings.public_url:
             return self.deps.settings.public_url
-        host = headers.get("host")
-        if host is None:
+        raw_host = headers.get(b"host")
+        if raw_host is None:
             server = scope.get("server") or ("localhost", 80)
             host = f"{server[0]}:{server[1]}"
+        else:
+            host = raw_host.decode("latin-1")
         return f"{scope['scheme']}://{host}"
 
 
-_WANTED_HEADERS = frozenset(
-    {
-        b"authorization",
-        b"content-type",
-        b"content-length",
-        b"content-encoding",
-        b"host",
-        SCENARIO_HEADER.lower().encode(),
-    }
-)
-SCENARIO_KEY = SCENARIO_HEADER.lower()
-
-
-def _header_values(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
-    """The headers a handler looks at, in one pass over the raw list (the first of a repeated one wins)."""
-    found: dict[str, str] = {}
-    for name, value in raw:
-        if name in _WANTED_HEADERS:
-            found.setdefault(name.decode(), value.decode("latin-1"))
-    return found
+SCENARIO_KEY = SCENARIO_HEADER.lower().encode()
 
 
 def _charset(parameters: str) -> str | None:
