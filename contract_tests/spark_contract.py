@@ -19,6 +19,7 @@ from contract_tests.run_report import EXIT_USAGE
 from contract_tests.runner import run, selected
 from contract_tests.task_plan import plan_run
 from sparkspec.openapi import ApiSpec
+from sparkspec.resources import toolkit_version
 
 EPILOG = """exit codes:
   0  the target keeps every documented rule (deviations are listed, not failures, unless STRICT=1)
@@ -37,6 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {toolkit_version()}")
     parser.add_argument("--base-url", help="the target (default: start the bundled mock for the run)")
     parser.add_argument("--profile", choices=sorted(PROFILES), help="how many examples (default: default)")
     parser.add_argument("--max-tasks", type=int, help="most tasks the run may have accepted")

@@ -1,7 +1,9 @@
-"""Where the spec and the result video live, in a source checkout and in an installed wheel."""
+"""Where the spec and the result video live, in a source checkout and in an installed wheel; and the
+toolkit's version."""
 
 from __future__ import annotations
 
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 _PACKAGE = Path(__file__).resolve().parent
@@ -26,3 +28,11 @@ def spec_path() -> Path:
 def video_path() -> Path:
     """The path of the MP4 that the mock serves as every succeeded task's result."""
     return _locate("result_00.mp4", "fixtures/video/result_00.mp4")
+
+
+def toolkit_version() -> str:
+    """The installed toolkit's version (``pyproject.toml``'s), for the commands' ``--version``."""
+    try:
+        return version("wan-spark-toolkit")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "0+unknown"

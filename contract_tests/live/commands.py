@@ -27,6 +27,7 @@ from contract_tests.verdicts import Verdicts
 from mockserver import Settings, SettingsError
 from sparkspec.openapi import ApiSpec
 from sparkspec.redaction import mask
+from sparkspec.resources import toolkit_version
 
 
 def live_main(argv: Sequence[str] | None = None) -> int:
@@ -38,6 +39,7 @@ def live_main(argv: Sequence[str] | None = None) -> int:
         "STRICT=1)\n  1  violations\n  2  a usage or configuration error (no key, a bad value)\n",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {toolkit_version()}")
     parser.add_argument("--dry-run", action="store_true", default=None, help="print the plan; send nothing")
     parser.add_argument("--base-url", help="the API (default https://api.mulerouter.ai)")
     parser.add_argument("--allow-spend", type=float, help="dollars the run may spend on paid generations")
@@ -161,7 +163,14 @@ def _limits(config: LiveConfig) -> str:
 
 def drift_main(argv: Sequence[str] | None = None) -> int:
     """Replay a cassette against the mock and report the differences."""
-    parser = argparse.ArgumentParser(prog="spark-drift", description="Compare a recorded live run with the mock.")
+    parser = argparse.ArgumentParser(
+        prog="spark-drift",
+        description="Compare a recorded live run with the mock.",
+        epilog="exit codes:\n  0  no drift\n  1  the mock differs from the recording\n"
+        "  2  a usage or configuration error (an unreadable cassette, a bad setting)\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {toolkit_version()}")
     parser.add_argument("cassette", type=Path, help="a cassette written by spark-live --record")
     parser.add_argument("--follow", action="store_true", help="configure the mock to follow the recording")
     parser.add_argument("--report-dir", type=Path, default=Path(os.environ.get("REPORT_DIR") or "reports/drift"))
