@@ -45,21 +45,16 @@ async def read_limited(receive: Receive, limit: int, declared: str) -> bytes:
     limit is refused before a byte is read. (A body that stops coming is the server's to time out:
     see :mod:`mockserver.http_protocol`.)
     """
-    # The loop of _body_of and _check_declared, written out: every create comes this way.
-    if declared.isascii() and declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge(f"The request body is larger than {limit} bytes")
+    _check_declared(declared, limit)
     chunks: list[bytes] = []
     size = 0
     while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise BodyCutShort(f"The connection closed after {size} bytes, before the whole request body arrived")
-        chunk = message.get("body", b"")
+        chunk, more = _body_of(await receive(), size)
         size += len(chunk)
         if size > limit:
             raise BodyTooLarge(f"The request body is larger than {limit} bytes")
         chunks.append(chunk)
-        if not message.get("more_body", False):
+        if not more:
             return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
@@ -104,13 +99,13 @@ class Spool:
     wait for room while holding some would wait for each other.
     """
 
-    def __init__(self, capacity: int, directory: str | None = None) -> None:
-        self.capacity, self.used, self._directory = capacity, 0, directory
+    def __init__(self, capacity: int) -> None:
+        self.capacity, self.used = capacity, 0
 
     async def receive(self, receive: Receive, limit: int, declared: str) -> SpooledBody:
         """The body, as :func:`read_limited` reads it, in a file; or :class:`SpoolFull`."""
         _check_declared(declared, limit)
-        file = tempfile.TemporaryFile(dir=self._directory)  # noqa: SIM115 -- SpooledBody closes it
+        file = tempfile.TemporaryFile()  # noqa: SIM115 -- SpooledBody closes it
         body = SpooledBody(file, 0, self)
         try:
             more = True
