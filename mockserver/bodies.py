@@ -53,9 +53,9 @@ async def read_limited(receive: Receive, limit: int, declared: str) -> bytes:
         size += len(chunk)
         if size > limit:
             raise BodyTooLarge(f"The request body is larger than {limit} bytes")
-        chunks.append(chunk)
         if not more:
-            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            return b"".join((*chunks, chunk)) if chunks else chunk  # a small body comes whole: no join
+        chunks.append(chunk)
 
 
 def _check_declared(declared: str, limit: int) -> None:

@@ -34,8 +34,7 @@ from mockserver.journal import Journal, Notes, Visit, pack_headers
 log = logging.getLogger("mockserver")
 
 JSON = b"application/json"
-_ZERO_TRACE, _ONE_TRACE = "0" * 32, "0" * 31 + "1"
-_ZERO_SPAN, _ONE_SPAN = "0" * 16, "0" * 15 + "1"
+_LOW_BITS = 1 << 64 | 1  # of the trace id (the high 128 bits of 192) and of the span id (the low 64)
 _TRACEPARENT = re.compile(r"^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
 
 
@@ -195,7 +194,9 @@ class FrontDoor:
                 reply = error_reply(internal_error())
             if reply.stream is None:
                 status = reply.status
-                await _send(reply, send, trace_header)
+                start, body = _messages(reply, trace_header)  # not a coroutine: one fewer per request
+                await send(start)
+                await send(body)
             else:
                 status = await _stream(reply.stream, scope, receive, send, trace_header)
         finally:
@@ -228,13 +229,11 @@ def error_reply(error: ApiError) -> Reply:
 
 def traceparent(incoming: str | None) -> str:
     """A W3C ``traceparent`` for this response: the caller's trace continued, or a new trace."""
-    # Trace ids need to be unique, not secret: the fast generator will do (a zero id is one in 2**64).
+    # Trace ids need to be unique, not secret: the fast generator will do.
     if incoming is None:
-        ids = random.getrandbits(192).to_bytes(24, "big").hex()  # the cheapest way to 48 hex digits
-        trace, span = ids[:32], ids[32:]
-        if trace == _ZERO_TRACE or span == _ZERO_SPAN:
-            trace, span = trace.replace(_ZERO_TRACE, _ONE_TRACE), span.replace(_ZERO_SPAN, _ONE_SPAN)
-        return "00-" + trace + "-" + span + "-01"
+        # The lowest bit of each id set: never all zeros (which W3C forbids), and no check for it.
+        ids = (random.getrandbits(192) | _LOW_BITS).to_bytes(24, "big").hex()  # the cheapest way to 48 hex digits
+        return "00-" + ids[:32] + "-" + ids[32:] + "-01"
     match = _TRACEPARENT.match(incoming.strip().lower())
     span = f"{random.getrandbits(64) or 1:016x}"
     if match and match.group(1) != "ff" and set(match.group(2)) != {"0"} and set(match.group(3)) != {"0"}:
@@ -242,11 +241,14 @@ def traceparent(incoming: str | None) -> str:
     return f"00-{random.getrandbits(128) or 1:032x}-{span}-01"
 
 
-async def _send(reply: Reply, send: Send, trace_header: tuple[bytes, bytes]) -> None:
-    length = b"%d" % len(reply.body)
-    headers = [(b"content-type", reply.content_type), (b"content-length", length), *reply.headers, trace_header]
-    await send({"type": "http.response.start", "status": reply.status, "headers": headers})
-    await send({"type": "http.response.body", "body": reply.body})
+def _messages(reply: Reply, trace_header: tuple[bytes, bytes]) -> tuple[Message, Message]:
+    """The two ASGI messages that send a whole answer."""
+    headers = [(b"content-type", reply.content_type), (b"content-length", b"%d" % len(reply.body)), *reply.headers]
+    headers.append(trace_header)
+    return (
+        {"type": "http.response.start", "status": reply.status, "headers": headers},
+        {"type": "http.response.body", "body": reply.body},
+    )
 
 
 async def _stream(app: ASGIApp, scope: Scope, receive: Receive, send: Send, trace_header: tuple[bytes, bytes]) -> int:
@@ -267,7 +269,9 @@ async def _stream(app: ASGIApp, scope: Scope, receive: Receive, send: Send, trac
         log.exception("unhandled error in the mock")
         if status:
             raise
-        await _send(error_reply(internal_error()), send, trace_header)
+        start, body = _messages(error_reply(internal_error()), trace_header)
+        await send(start)
+        await send(body)
         return 500
     return status
 

@@ -22,7 +22,7 @@ from starlette.types import Receive, Scope
 from mockserver.bodies import BodyCutShort, BodyTooLarge, MalformedBody, Spool, SpooledBody, SpoolFull, read_limited
 from mockserver.contract import Admission, Contract
 from mockserver.errors import ApiError, ErrorCatalog
-from mockserver.frontdoor import Call, Reply, Route
+from mockserver.frontdoor import JSON, Call, Reply, Route
 from mockserver.presenter import ASSET_PREFIX, VIDEO_NAME, Presenter
 from mockserver.scenarios import Scenario, ScenarioError, ScenarioParser
 from mockserver.settings import Settings, ShotField
@@ -47,6 +47,9 @@ SPOOLED_BODIES = 32
 SPOOL_RETRY_AFTER = 1
 # Up to this size a body goes into the journal as it came (and is parsed and summarised when read).
 SMALL_BODY = 4096
+# Verdicts on Authorization headers (those up to AUTH_VERDICT_BYTES long) kept at once.
+AUTH_VERDICTS = 256
+AUTH_VERDICT_BYTES = 512
 SCENARIO_HEADER = "X-Mock-Scenario"
 # What a scenario can make a create answer (``status=...``), and what the answer says.
 REJECTIONS = {
@@ -83,6 +86,7 @@ class GenerationApi:
         # arena as large as that body's peak, so a few fixed threads keep the memory a few bodies' worth.
         self._parsers = ThreadPoolExecutor(LARGE_BODIES_AT_ONCE, thread_name_prefix="large-body")
         self._token_pattern = deps.spec.bearer_token_pattern  # the spec's x-token-pattern, compiled once
+        self._verdicts: dict[bytes | None, str | None] = {}
         self._shot_field: ShotField = deps.settings.shot_field
 
     def routes(self) -> list[Route]:
@@ -100,11 +104,17 @@ class GenerationApi:
         deps, notes = self.deps, call.notes
         headers = call.headers
         self._authorize(headers.get(b"authorization"), CREATE)
-        scenario = self._scenario(headers.get(SCENARIO_KEY), call)
-        self._check_content_type(headers.get(b"content-type", b""), headers.get(b"content-encoding"))
+        named = headers.get(SCENARIO_KEY)
+        scenario = deps.default_scenario if named is None else self._scenario(named, call)
+        content_type, encoding = headers.get(b"content-type", b""), headers.get(b"content-encoding")
+        if encoding is not None or content_type != JSON:  # else what nearly every client sends: nothing to check
+            self._check_content_type(content_type, encoding)
         declared = headers.get(b"content-length", b"").decode("latin-1")
         if declared.isascii() and declared.isdigit() and int(declared) <= INLINE_BYTES:
-            raw = await self._read(call.receive, declared)
+            try:  # not through _read: a coroutine fewer for nearly every create
+                raw = await read_limited(call.receive, deps.settings.max_body_bytes, declared)
+            except (BodyTooLarge, BodyCutShort) as exc:
+                raise self._refusal(exc) from None
             admission = self._admit(raw)
         else:
             # A large body costs memory several times its size while it is parsed and its images
@@ -193,24 +203,35 @@ class GenerationApi:
             raise self.deps.errors.error(413, str(exc), operation_id=CREATE) from None
 
     def _authorize(self, header: bytes | None, operation_id: str) -> None:
-        problem = None
-        if header is None:
-            problem = "Missing Authorization header; send 'Authorization: Bearer <API key>'"
-        else:
-            scheme, _, token = header.decode("latin-1").strip().partition(" ")
-            token = token.strip()
-            if scheme.lower() != "bearer" or not self._token_pattern.match(token):
-                problem = "Invalid Authorization header format; expected 'Bearer <API key>'"
-            elif self._api_keys and not any(hmac.compare_digest(token.encode(), key) for key in self._api_keys):
-                problem = "Invalid API key"
+        # A client sends the same header on every request: its verdict is worked out once (and
+        # forgotten with the others once AUTH_VERDICTS are kept).
+        verdicts = self._verdicts
+        try:
+            problem = verdicts[header]
+        except KeyError:
+            problem = self._credential_problem(header)
+            if header is None or len(header) <= AUTH_VERDICT_BYTES:
+                if len(verdicts) >= AUTH_VERDICTS:
+                    verdicts.clear()
+                verdicts[header] = problem
         if problem:
             raise self.deps.errors.error(
                 401, problem, operation_id=operation_id, headers={"WWW-Authenticate": 'Bearer realm="mulerouter"'}
             )
 
-    def _scenario(self, raw: bytes | None, call: Call) -> Scenario:
-        if raw is None:
-            return self.deps.default_scenario
+    def _credential_problem(self, header: bytes | None) -> str | None:
+        """What is wrong with an Authorization header, or ``None``."""
+        if header is None:
+            return "Missing Authorization header; send 'Authorization: Bearer <API key>'"
+        scheme, _, token = header.decode("latin-1").strip().partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not self._token_pattern.match(token):
+            return "Invalid Authorization header format; expected 'Bearer <API key>'"
+        if self._api_keys and not any(hmac.compare_digest(token.encode(), key) for key in self._api_keys):
+            return "Invalid API key"
+        return None
+
+    def _scenario(self, raw: bytes, call: Call) -> Scenario:
         text = raw.decode("latin-1")
         call.notes.scenario = text[:200]
         try:
@@ -219,8 +240,6 @@ class GenerationApi:
             raise self.deps.errors.error(400, f"{SCENARIO_HEADER}: {exc}", operation_id=CREATE) from None
 
     def _check_content_type(self, raw_type: bytes, raw_encoding: bytes | None) -> None:
-        if raw_encoding is None and raw_type == b"application/json":
-            return  # what nearly every client sends
         content_type = raw_type.decode("latin-1")
         encoding = None if raw_encoding is None else raw_encoding.decode("latin-1")
         media, _, parameters = content_type.partition(";")

@@ -67,16 +67,17 @@ class TaskService:
 
     def _plan(self, fields: Mapping[str, Any], scenario: Scenario) -> Task:
         task_id, bits = self._new_id()
+        # Positional, in plan_task's order: keywords cost more, and one task is planned per create.
         return plan_task(
             task_id,
-            created_at=self.clock.now(),
-            video_seconds=int(fields["duration"]),
-            prompt_extend=bool(fields["prompt_extend"]),
-            speed=self.speed,
-            failure=scenario.failure,
-            stall=scenario.stall,
+            self.clock.now(),
+            int(fields["duration"]),
+            bool(fields["prompt_extend"]),
+            self.speed,
+            scenario.failure,
+            scenario.stall,
             # The low 48 bits of a version 4 UUID are random (the version and variant bits are higher up).
-            jitter=(((bits >> 16) & 0xFFFF) / 0xFFFF, (bits & 0xFFFF) / 0xFFFF),
+            (((bits >> 16) & 0xFFFF) / 0xFFFF, (bits & 0xFFFF) / 0xFFFF),
         )
 
     def find(self, raw_id: str) -> Task | None:

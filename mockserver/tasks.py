@@ -108,7 +108,6 @@ FAIL_AT_FRACTION = 0.5
 
 def plan_task(
     task_id: str,
-    *,
     created_at: float,
     video_seconds: int,
     prompt_extend: bool,

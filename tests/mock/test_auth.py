@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import pytest
 
 from mockserver import Settings
+from mockserver.routes import AUTH_VERDICT_BYTES, AUTH_VERDICTS
 from tests.helpers import AUTH, CREATE_PATH, VALID_BODY, ClientFactory, SpecCheckedClient, create_ok, poll_path
 
 BAD_HEADERS = [
@@ -74,3 +76,21 @@ def test_with_api_keys_configured_only_those_keys_work(make_client: ClientFactor
 
 def test_the_default_client_headers_pass(client: SpecCheckedClient) -> None:
     assert client.post(CREATE_PATH, json=VALID_BODY, headers=AUTH).status_code == 202
+
+
+def test_verdicts_on_headers_are_remembered_within_a_bound(make_client: ClientFactory) -> None:
+    """Each header's verdict is worked out once and remembered, a bounded number of them: the same
+    header gets the same answer every time, also once the remembered ones have been let go."""
+    client = make_client(Settings(api_keys=frozenset({"sk-mr-good"})))
+    app: Any = client.app
+    verdicts: dict[bytes | None, str | None] = app._routes.find("POST", CREATE_PATH)[0].handler.__self__._verdicts
+    for round_ in range(2):
+        for number in range(AUTH_VERDICTS + 10):
+            bad = client.post(CREATE_PATH, json=VALID_BODY, headers={"Authorization": f"Bearer sk-mr-{number}"})
+            assert (bad.status_code, bad.json()["detail"]) == (401, "Invalid API key"), (round_, number)
+            assert len(verdicts) <= AUTH_VERDICTS
+            good = client.post(CREATE_PATH, json=VALID_BODY, headers={"Authorization": "Bearer sk-mr-good"})
+            assert good.status_code == 202, (round_, number)
+    long_header = "Bearer sk-mr-" + "a" * AUTH_VERDICT_BYTES
+    assert client.post(CREATE_PATH, json=VALID_BODY, headers={"Authorization": long_header}).status_code == 401
+    assert long_header.encode() not in verdicts
