@@ -178,7 +178,7 @@ def scenario_for(url: str, server: str, name: str) -> Scenario | None:
             url + CREATE_PATH, content=VALID, headers={**measures.AUTH, "Content-Type": "application/json"}
         )
         task_id = created.json()["task_info"]["id"]
-    return Scenario(name, "GET", f"{CREATE_PATH}/{task_id}", 200, headers=(("Authorization", "Bearer sk-bench"),))
+    return Scenario(name, "GET", f"{CREATE_PATH}/{task_id}", 200, headers=(("Authorization", "Bearer sk-mr-bench"),))
 
 
 def measure(in_turn: dict[str, tuple[str, Scenario]], seconds: float) -> dict[str, Load]:

@@ -38,7 +38,7 @@ class Scenario:
     body: str = ""
     headers: tuple[tuple[str, str], ...] = (
         ("Content-Type", "application/json"),
-        ("Authorization", "Bearer sk-bench"),
+        ("Authorization", "Bearer sk-mr-bench"),
     )
 
     def script(self) -> str:

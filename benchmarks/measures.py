@@ -23,7 +23,7 @@ from sparkspec.image_rules import ImageRules, check_image
 from sparkspec.openapi import ApiSpec
 
 CREATE_PATH = "/vendors/mulerouter/v1/wan2.6-i2v-spark/generation"
-AUTH = {"Authorization": "Bearer sk-bench"}
+AUTH = {"Authorization": "Bearer sk-mr-bench"}
 VALID = {"prompt": "A black cat looks up at the sky", "image": "https://example.com/first_frame.jpg"}
 
 

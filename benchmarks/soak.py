@@ -62,7 +62,7 @@ def _mix(url: str) -> Mix:
     slice: in the steady state the store pushes out its oldest tasks, and a poll of one gets 404."""
     created = httpx.post(url + CREATE_PATH, content=VALID, headers={**AUTH, "Content-Type": "application/json"})
     task_id = created.json()["task_info"]["id"]
-    poll = Scenario("poll", "GET", f"{CREATE_PATH}/{task_id}", 200, headers=(("Authorization", "Bearer sk-bench"),))
+    poll = Scenario("poll", "GET", f"{CREATE_PATH}/{task_id}", 200, headers=(("Authorization", "Bearer sk-mr-bench"),))
     valid = Scenario("create (valid)", "POST", CREATE_PATH, 202, VALID)
     return Mix((valid, valid, Scenario("create (invalid)", "POST", CREATE_PATH, 400, INVALID), poll))
 

@@ -8,6 +8,10 @@ GET    /__mock/requests?limit=N    the journal, oldest first
 DELETE /__mock/requests            empty the journal
 GET    /__mock/tasks?limit=N       stored tasks with their current state and timeline
 GET    /__mock/tasks/{task_id}     one of them
+POST   /__mock/scenarios           {"operation": "create", "outcomes": ["status=503", ...]} queues
+                                   outcomes for the next valid creates sent without X-Mock-Scenario
+GET    /__mock/scenarios           what is queued
+DELETE /__mock/scenarios           empty the queue (a reset does too)
 GET    /__mock/openapi.json        the spec as served here (its only server is this mock)
 GET    /__mock/openapi.yaml        the same, as YAML
 """
@@ -27,7 +31,9 @@ from mockserver.clock import timestamp
 from mockserver.errors import ApiError
 from mockserver.frontdoor import Call, Reply, Route
 from mockserver.journal import Journal
+from mockserver.outcome_queue import OutcomeQueue, enqueue
 from mockserver.presenter import Presenter, video_path
+from mockserver.scenarios import ScenarioParser
 from mockserver.task_service import TaskService
 from mockserver.tasks import Task
 from sparkspec.openapi import SAFE_DUMPER
@@ -43,11 +49,20 @@ class AdminApi:
     """Routes that let tests and people see and steer the mock."""
 
     def __init__(
-        self, *, tasks: TaskService, journal: Journal, presenter: Presenter, document: Mapping[str, Any]
+        self,
+        *,
+        tasks: TaskService,
+        journal: Journal,
+        presenter: Presenter,
+        document: Mapping[str, Any],
+        queue: OutcomeQueue,
+        scenarios: ScenarioParser,
     ) -> None:
         self.tasks = tasks
         self.journal = journal
         self.presenter = presenter
+        self.queue = queue
+        self.scenarios = scenarios
         self._spec_json = json.dumps(document, ensure_ascii=False).encode()
         self._spec_yaml = yaml.dump(dict(document), Dumper=SAFE_DUMPER, sort_keys=False, allow_unicode=True).encode()
 
@@ -62,6 +77,9 @@ class AdminApi:
             ("DELETE", "/requests", self.clear_requests),
             ("GET", "/tasks", self.list_tasks),
             ("GET", "/tasks/{task_id}", self.task),
+            ("POST", "/scenarios", self.queue_outcomes),
+            ("GET", "/scenarios", self.queued_outcomes),
+            ("DELETE", "/scenarios", self.clear_outcomes),
             ("GET", "/openapi.json", self.spec_json),
             ("GET", "/openapi.yaml", self.spec_yaml),
         ]
@@ -73,6 +91,7 @@ class AdminApi:
     async def reset(self, call: Call) -> Reply:
         self.tasks.reset()
         self.journal.clear()
+        self.queue.clear()
         return _json({"reset": True, **self._clock_body()})
 
     async def clock_now(self, call: Call) -> Reply:
@@ -80,11 +99,7 @@ class AdminApi:
 
     async def advance(self, call: Call) -> Reply:
         usage = f'Send {{"seconds": <number from 0 to {MAX_ADVANCE_SECONDS:.0f}>}}'
-        try:
-            declared = call.headers.get(b"content-length", b"").decode("latin-1")
-            payload = parse_json(await read_limited(call.receive, MAX_ADMIN_BODY, declared))
-        except (MalformedBody, BodyTooLarge) as exc:
-            raise ApiError(400, f"{exc}. {usage}") from None
+        payload = await _payload(call, usage)
         seconds = payload.get("seconds") if isinstance(payload, dict) else None
         if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not 0 <= seconds <= MAX_ADVANCE_SECONDS:
             raise ApiError(400, usage)  # the comparison refuses NaN and huge integers before any float conversion
@@ -105,13 +120,34 @@ class AdminApi:
 
     async def list_tasks(self, call: Call) -> Reply:
         tasks = self.tasks.recent(_limit(call, default=DEFAULT_LIMIT) or 0)
-        return _json({"tasks": [self._describe(task) for task in tasks], "stored": len(self.tasks)})
+        return _json({"tasks": [self.describe(task) for task in tasks], "stored": len(self.tasks)})
 
     async def task(self, call: Call) -> Reply:
         task = self.tasks.find(call.params["task_id"])
         if task is None:
             raise ApiError(404, "No such task")
-        return _json(self._describe(task))
+        return _json(self.describe(task))
+
+    async def queue_outcomes(self, call: Call) -> Reply:
+        usage = (
+            'Send {"operation": "create", "outcomes": [<scenario>, ...]}, each outcome in the grammar of'
+            " X-Mock-Scenario"
+        )
+        payload = await _payload(call, usage)
+        if not isinstance(payload, dict):
+            raise ApiError(400, usage)
+        try:
+            enqueue(self.queue, self.scenarios, payload.get("operation", "create"), payload.get("outcomes"))
+        except ValueError as exc:  # QueueFull too
+            raise ApiError(400, f"{exc}. {usage}") from None
+        return _json({"queued": self.queue.pending()})
+
+    async def queued_outcomes(self, call: Call) -> Reply:
+        return _json({"queued": self.queue.pending()})
+
+    async def clear_outcomes(self, call: Call) -> Reply:
+        self.queue.clear()
+        return _json({"queued": self.queue.pending()})
 
     async def spec_json(self, call: Call) -> Reply:
         return Reply(200, self._spec_json)
@@ -123,7 +159,8 @@ class AdminApi:
         clock = self.tasks.clock
         return {"now": timestamp(clock.now(), "micro"), "offset_seconds": clock.offset}
 
-    def _describe(self, task: Task) -> dict[str, Any]:
+    def describe(self, task: Task) -> dict[str, Any]:
+        """A stored task as ``/__mock/tasks`` shows it."""
         state = self.tasks.read(task)
         return {
             "task_info": self.presenter.result(task, state, "")["task_info"],
@@ -144,6 +181,15 @@ class AdminApi:
 def _json(content: Any) -> Reply:
     # As Starlette's JSONResponse writes it, so that every admin answer reads the same as before.
     return Reply(200, json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode())
+
+
+async def _payload(call: Call, usage: str) -> Any:
+    """The JSON body of an admin request; ``400`` with ``usage`` when it is not one."""
+    try:
+        declared = call.headers.get(b"content-length", b"").decode("latin-1")
+        return parse_json(await read_limited(call.receive, MAX_ADMIN_BODY, declared))
+    except (MalformedBody, BodyTooLarge) as exc:
+        raise ApiError(400, f"{exc}. {usage}") from None
 
 
 def _limit(call: Call, default: int | None) -> int | None:

@@ -16,11 +16,12 @@ from mockserver.contract import Contract, FormatCheck
 from mockserver.errors import ErrorCatalog
 from mockserver.frontdoor import FrontDoor, Routes
 from mockserver.journal import Journal
+from mockserver.outcome_queue import MemoryQueue, OutcomeQueue
 from mockserver.presenter import Presenter
 from mockserver.routes import CREATE, POLL, REJECTIONS, RETRYING_STATUS, SCENARIO_HEADER, Dependencies, GenerationApi
 from mockserver.scenarios import SUCCEED, FailureReason, ScenarioError, ScenarioParser
-from mockserver.settings import Settings, SettingsError, ShotField
-from mockserver.state_file import SharedClock, StateFile, StateJournal, StateStore
+from mockserver.settings import ANY_KEY, Settings, SettingsError, ShotField
+from mockserver.state_file import SharedClock, StateFile, StateJournal, StateQueue, StateStore
 from mockserver.store import MemoryStore, TaskStore
 from mockserver.task_service import TaskService
 from mockserver.tasks import INITIAL, TRANSITIONS, Phase
@@ -73,18 +74,21 @@ def create_app(
     contract = Contract(spec, formats, nulls_absent=settings.nulls == "absent")
     errors = ErrorCatalog(spec)
     journal: Journal
+    queue: OutcomeQueue
     state: StateFile | None = None
     if settings.state_file is not None:
         state = StateFile(settings.state_file)
         clock = clock or SharedClock(state)
         journal = StateJournal(state, settings.journal_size, settings.api_keys)
         store = store if store is not None else StateStore(state, settings.max_tasks)
+        queue = StateQueue(state)
     else:
         clock = clock or SystemClock()
         journal = Journal(settings.journal_size, settings.api_keys)
         store = store if store is not None else MemoryStore(settings.max_tasks)
+        queue = MemoryQueue()
 
-    if any(not spec.bearer_token_pattern.match(key) for key in settings.api_keys):
+    if any(not spec.bearer_token_pattern.match(key) for key in settings.api_keys - {ANY_KEY}):
         raise SettingsError(
             "api_keys must be bearer tokens (the spec's x-token-pattern, RFC 6750: letters, digits and -._~+/,"
             " then any '='), comma-separated"
@@ -130,9 +134,17 @@ def create_app(
             presenter=presenter,
             scenarios=scenarios,
             default_scenario=default_scenario,
+            queue=queue,
         )
     )
-    admin = AdminApi(tasks=tasks, journal=journal, presenter=presenter, document=contract.openapi_document)
+    admin = AdminApi(
+        tasks=tasks,
+        journal=journal,
+        presenter=presenter,
+        document=contract.openapi_document,
+        queue=queue,
+        scenarios=scenarios,
+    )
     app = MockApp(
         routes=Routes([*api.routes(), *admin.routes()], redirect_prefix=ADMIN_PREFIX), journal=journal, clock=clock
     )
@@ -142,6 +154,9 @@ def create_app(
     app.state.journal = journal
     app.state.clock = clock
     app.state.tasks = tasks
+    app.state.queue = queue
+    app.state.scenarios = scenarios
+    app.state.admin = admin
     return app
 
 

@@ -23,9 +23,11 @@ from mockserver.bodies import BodyCutShort, BodyTooLarge, MalformedBody, Spool, 
 from mockserver.contract import Admission, Contract
 from mockserver.errors import ApiError, ErrorCatalog
 from mockserver.frontdoor import JSON, Call, Reply, Route
+from mockserver.journal import Notes
+from mockserver.outcome_queue import OutcomeQueue
 from mockserver.presenter import ASSET_PREFIX, VIDEO_NAME, Presenter
 from mockserver.scenarios import Scenario, ScenarioError, ScenarioParser
-from mockserver.settings import Settings, ShotField
+from mockserver.settings import ANY_KEY, Settings, ShotField
 from mockserver.task_service import TaskService
 from mockserver.tasks import Phase, Task
 from sparkspec.openapi import ApiSpec, SpecError
@@ -72,6 +74,7 @@ class Dependencies:
     presenter: Presenter
     scenarios: ScenarioParser
     default_scenario: Scenario
+    queue: OutcomeQueue
 
 
 class GenerationApi:
@@ -79,7 +82,10 @@ class GenerationApi:
 
     def __init__(self, deps: Dependencies) -> None:
         self.deps = deps
-        self._api_keys = tuple(key.encode() for key in deps.settings.api_keys)  # encoded once, not per request
+        keys = deps.settings.api_keys
+        self._api_keys = tuple(key.encode() for key in keys - {ANY_KEY})  # encoded once, not per request
+        # Without keys of its own, the mock takes the tokens that look like MuleRouter's keys.
+        self._key_pattern = None if keys else deps.spec.bearer_key_pattern
         self._large_bodies = asyncio.Semaphore(LARGE_BODIES_AT_ONCE)
         self._spool = Spool(SPOOLED_BODIES * deps.settings.max_body_bytes)
         # Their own threads, not the shared pool: each thread that parses a large body keeps a malloc
@@ -105,7 +111,7 @@ class GenerationApi:
         headers = call.headers
         self._authorize(headers.get(b"authorization"), CREATE)
         named = headers.get(SCENARIO_KEY)
-        scenario = deps.default_scenario if named is None else self._scenario(named, call)
+        scenario = None if named is None else self._scenario(named, call)
         content_type, encoding = headers.get(b"content-type", b""), headers.get(b"content-encoding")
         if encoding is not None or content_type != JSON:  # else what nearly every client sends: nothing to check
             self._check_content_type(content_type, encoding)
@@ -128,6 +134,8 @@ class GenerationApi:
         if admission.fields is None:
             raise deps.errors.error(400, "; ".join(p.message for p in admission.problems), operation_id=CREATE)
         notes.shot_type = _effective_shot_type(admission.read, admission.fields, self._shot_field)
+        if scenario is None:  # a valid create without the header takes the next queued outcome, if any
+            scenario = self._queued(notes)
         if scenario.reject_status is not None:
             raise self._rejection(scenario)
         task = deps.tasks.create(admission.fields, scenario)
@@ -229,6 +237,11 @@ class GenerationApi:
             return "Invalid Authorization header format; expected 'Bearer <API key>'"
         if self._api_keys and not any(hmac.compare_digest(token.encode(), key) for key in self._api_keys):
             return "Invalid API key"
+        if self._key_pattern is not None and not self._key_pattern.match(token):
+            return (
+                f"Invalid API key (this mock takes keys that match {self._key_pattern.pattern}, as MuleRouter's"
+                " look; MOCK_API_KEYS names others, or * for any)"
+            )
         return None
 
     def _scenario(self, raw: bytes, call: Call) -> Scenario:
@@ -238,6 +251,13 @@ class GenerationApi:
             return self.deps.scenarios.parse(text)
         except ScenarioError as exc:
             raise self.deps.errors.error(400, f"{SCENARIO_HEADER}: {exc}", operation_id=CREATE) from None
+
+    def _queued(self, notes: Notes) -> Scenario:
+        text = self.deps.queue.pop("create")
+        if text is None:
+            return self.deps.default_scenario
+        notes.scenario = f"queued: {text[:200]}"
+        return self.deps.scenarios.parse(text)  # checked when it was queued
 
     def _check_content_type(self, raw_type: bytes, raw_encoding: bytes | None) -> None:
         content_type = raw_type.decode("latin-1")

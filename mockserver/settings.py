@@ -20,6 +20,8 @@ ImageChecks = Literal["full", "header"]
 
 LogLevel = Literal["critical", "error", "warning", "info", "debug", "trace"]
 
+#: The api_keys entry that accepts any well-formed bearer token.
+ANY_KEY = "*"
 ENV_PREFIX = "MOCK_"
 # Beyond these, timelines stop being representable: a task would last longer than the calendar.
 MIN_SPEED, MAX_SPEED = 0.001, 1_000_000.0
@@ -50,8 +52,9 @@ class Settings:
             the top level of the poll response.
         timestamps: ``seconds`` (``2025-09-16T10:00:00Z``, as the docs show) or ``micro``
             (``2025-09-16T10:00:00.123456+00:00``, as a captured response showed).
-        api_keys: When not empty, only these bearer tokens are accepted; otherwise any
-            well-formed bearer token is.
+        api_keys: When not empty, only these bearer tokens are accepted, or, with ``*``, any
+            well-formed token; when empty (the default), any token of the form the spec's
+            ``x-key-pattern`` gives MuleRouter's keys (``sk-mr-...``).
         scenario: Scenario applied to every create that does not send ``X-Mock-Scenario``.
         journal_size: How many requests the journal keeps (oldest dropped first).
         max_tasks: How many tasks the store keeps (oldest dropped first).
@@ -128,6 +131,8 @@ class Settings:
             raise SettingsError(f"public_url must be an http(s) URL, got {self.public_url!r}")
         if any(not key or any(c.isspace() for c in key) or "," in key for key in self.api_keys):
             raise SettingsError("api_keys must be non-empty tokens without spaces or commas")
+        if ANY_KEY in self.api_keys and len(self.api_keys) > 1:
+            raise SettingsError(f"api_keys: {ANY_KEY!r} (any well-formed token) goes alone")
         if not 1 <= self.workers <= MAX_WORKERS:
             raise SettingsError(f"workers must be between 1 and {MAX_WORKERS}, got {self.workers}")
 

@@ -1,6 +1,6 @@
 """State that survives the process and is shared by every worker: one SQLite database in WAL mode.
 
-It holds the tasks, the request journal and the offset of the clock. A create is committed before
+It holds the tasks, the request journal, the offset of the clock and the queued outcomes. A create is committed before
 its ``202`` is sent, so a mock killed with SIGKILL and started again on the same file still knows
 every task it accepted (WAL with ``synchronous=NORMAL`` loses nothing when a process dies; only a
 power cut could lose the last transactions).
@@ -20,15 +20,17 @@ import math
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from mockserver.clock import check_advance
 from mockserver.journal import Journal, JournalEntry, Visit
+from mockserver.outcome_queue import MAX_QUEUED, OPERATIONS, QueueFull
 from mockserver.settings import SettingsError
 from mockserver.tasks import Failure, Phase, Task, TaskState
 
+T = TypeVar("T")
 PRUNE_EVERY = 500
 _ORDER = {Phase.QUEUED: 0, Phase.RUNNING: 1, Phase.SUCCEEDED: 2, Phase.FAILED: 2}
 _SCHEMA = """
@@ -48,6 +50,9 @@ CREATE TABLE IF NOT EXISTS tasks (
 );
 CREATE TABLE IF NOT EXISTS journal (seq INTEGER PRIMARY KEY AUTOINCREMENT, entry TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS queued (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, operation TEXT NOT NULL, outcome TEXT NOT NULL
+);
 """
 
 
@@ -108,6 +113,18 @@ class StateFile:
                 (key,),
             ).fetchone()
         return int(row[0])
+
+    def transaction(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """``work`` done on the database in one transaction that no other process interleaves with."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                result = work(self._db)
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+            return result
 
     def close(self) -> None:
         with self._lock:
@@ -196,6 +213,40 @@ class SharedClock:
     @property
     def offset(self) -> float:
         return self.state.meta("clock_offset")
+
+
+class StateQueue:
+    """Queued outcomes, in the state file: every worker takes from the same queue. Same contract as
+    :class:`~mockserver.outcome_queue.MemoryQueue`."""
+
+    def __init__(self, state: StateFile) -> None:
+        self.state = state
+
+    def push(self, operation: str, outcomes: Sequence[str]) -> None:
+        def work(db: sqlite3.Connection) -> None:
+            waiting = int(db.execute("SELECT COUNT(*) FROM queued").fetchone()[0])
+            if waiting + len(outcomes) > MAX_QUEUED:
+                raise QueueFull(f"at most {MAX_QUEUED} outcomes may wait; {waiting} do")
+            db.executemany("INSERT INTO queued (operation, outcome) VALUES (?, ?)", [(operation, o) for o in outcomes])
+
+        self.state.transaction(work)
+
+    def pop(self, operation: str) -> str | None:
+        rows = self.state.execute(
+            "DELETE FROM queued WHERE seq = (SELECT MIN(seq) FROM queued WHERE operation = ?) RETURNING outcome",
+            (operation,),
+        )
+        return str(rows[0][0]) if rows else None
+
+    def pending(self) -> dict[str, list[str]]:
+        rows = self.state.execute("SELECT operation, outcome FROM queued ORDER BY seq")
+        listed: dict[str, list[str]] = {operation: [] for operation in OPERATIONS}
+        for operation, outcome in rows:
+            listed.setdefault(str(operation), []).append(str(outcome))
+        return listed
+
+    def clear(self) -> None:
+        self.state.write("DELETE FROM queued", ())
 
 
 class StateJournal(Journal):

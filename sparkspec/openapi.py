@@ -186,6 +186,14 @@ class ApiSpec:
         return re.compile(found[0] if found else r"^\S+$")
 
     @property
+    def bearer_key_pattern(self) -> re.Pattern[str] | None:
+        """``x-key-pattern`` of the bearer scheme: what a key of the API's is taken to look like
+        (``None`` when the spec does not say)."""
+        schemes = self.document.get("components", {}).get("securitySchemes", {})
+        found = [s["x-key-pattern"] for s in schemes.values() if s.get("scheme") == "bearer" and "x-key-pattern" in s]
+        return re.compile(found[0]) if found else None
+
+    @property
     def task_error_codes(self) -> tuple[TaskErrorCode, ...]:
         raw = self.document["components"]["schemas"]["TaskError"].get("x-task-error-codes", ())
         return tuple(TaskErrorCode(int(e["code"]), str(e["title"]), str(e["description"])) for e in raw)

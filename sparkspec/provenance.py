@@ -263,7 +263,11 @@ def unlabelled(spec: ApiSpec) -> list[str]:
             need(f"{pointer}/x-task-error-codes/{index}", entry, ("code", "title"))
 
     for name, scheme in spec.document.get("components", {}).get("securitySchemes", {}).items():
-        need(f"#/components/securitySchemes/{name}", scheme, [k for k in ("scheme", "x-token-pattern") if k in scheme])
+        need(
+            f"#/components/securitySchemes/{name}",
+            scheme,
+            [k for k in ("scheme", "x-token-pattern", "x-key-pattern") if k in scheme],
+        )
     for op in spec.operations.values():
         where = f"{op.method} {op.path}"
         need(where, op.node, ("path",))

@@ -55,7 +55,7 @@ def test_an_installed_copy_serves_from_its_bundled_files(wheel: Path, tmp_path: 
         "print(spec_path()); print(video_path())\n"
         "client = TestClient(create_app())\n"
         "r = client.post('/vendors/mulerouter/v1/wan2.6-i2v-spark/generation',"
-        " json={'prompt': 'a', 'image': 'https://x.y/z.png'}, headers={'Authorization': 'Bearer k'})\n"
+        " json={'prompt': 'a', 'image': 'https://x.y/z.png'}, headers={'Authorization': 'Bearer sk-mr-k'})\n"
         "print(r.status_code)\n"
     )
     done = subprocess.run(

@@ -23,7 +23,7 @@ from mockserver import ManualClock, Settings, create_app
 from sparkspec.openapi import ApiSpec
 
 API_HEADERS = ("traceparent", "retry-after", "allow", "www-authenticate")
-MOCK_KEY = "drift-replay"
+MOCK_KEY = "sk-mr-drift-replay"
 
 
 def follow_settings(document: dict[str, Any], spec: ApiSpec) -> dict[str, str]:

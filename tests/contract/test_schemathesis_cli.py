@@ -1,7 +1,8 @@
-"""The Schemathesis CLI, run as a user runs it from a clone: `schemathesis run spec/openapi.yaml --url ...`.
+"""The Schemathesis CLI, run as a user runs it from a clone: `schemathesis run spec/openapi.yaml --url ...
+--checks all`, with a key of the form MuleRouter's keys have.
 
-Against the mock (`spark-mock`, as `make mock` starts it) it must find nothing in more than a thousand
-generated cases; against a broken variant, the same command must fail.
+Against the mock (`spark-mock` with its defaults, as `make mock` starts it) it must find nothing in
+more than a thousand generated cases; against a broken variant, the same command must fail.
 """
 
 from __future__ import annotations
@@ -21,15 +22,13 @@ from tests.stand_ins.broken import build
 
 pytestmark = pytest.mark.socket
 BIN = Path(sys.executable).parent
-KEY = "sk-schemathesis-cli-key"
+KEY = "sk-mr-schemathesis-cli-key"
 
 
 @pytest.fixture(scope="module")
 def mock(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log = tmp_path_factory.mktemp("mock") / "mock.log"
-    with launch(
-        "--speed", "1000", "--log-level", "warning", env={"MOCK_API_KEYS": KEY}, log=log, program=SPARK_MOCK
-    ) as running:
+    with launch("--speed", "1000", "--log-level", "warning", log=log, program=SPARK_MOCK) as running:
         yield running.url
     assert "Traceback" not in running.output()
 
@@ -45,6 +44,8 @@ def schemathesis(url: str, report_dir: Path, *extra: str) -> tuple[int, str]:
             url,
             "-H",
             f"Authorization: Bearer {KEY}",
+            "--checks",
+            "all",
             "--max-examples",
             "600",  # with this seed and no example database: 1,041 cases at 500, 5,573 at 700
             "--seed",
@@ -84,3 +85,13 @@ def test_the_same_command_fails_against_a_broken_target(tmp_path: Path) -> None:
         code, output = schemathesis(url, tmp_path, "--max-failures", "1")
     assert code == 1, output[-4000:]
     assert "Server error" in output, output[-3000:]
+
+
+def test_a_mock_that_takes_any_key_fails_the_auth_check(tmp_path: Path) -> None:
+    """What the default mock's key form is for: with any token accepted, Schemathesis's made-up key
+    passes, and its ``ignored_auth`` check says so."""
+    log = tmp_path / "mock.log"
+    with launch("--log-level", "warning", env={"MOCK_API_KEYS": "*"}, log=log, program=SPARK_MOCK) as running:
+        code, output = schemathesis(running.url, tmp_path, "--max-examples", "5", "--max-failures", "1")
+    assert code == 1, output[-4000:]
+    assert "API accepts invalid authentication" in output, output[-3000:]

@@ -65,7 +65,7 @@ def test_clients_that_never_finish_their_bodies_hold_up_no_upload(
     stalled = []
     for _ in range(3):
         sock = _connect(mock)
-        head = f"POST {CREATE_PATH} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer k\r\n"
+        head = f"POST {CREATE_PATH} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sk-mr-k\r\n"
         sock.sendall((head + "Content-Type: application/json\r\nContent-Length: 1000000\r\n\r\n{").encode())
         stalled.append(sock)
     # A round trip after they were sent: by its answer the mock has read them (and before, they held both turns).
@@ -195,7 +195,7 @@ def test_a_request_without_host_or_with_an_encoding_it_cannot_read_is_refused(mo
     body = json.dumps(VALID_BODY).encode()
     with _connect(mock) as sock:
         sock.sendall(
-            f"POST {CREATE_PATH} HTTP/1.1\r\nAuthorization: Bearer k\r\nContent-Type: application/json\r\n"
+            f"POST {CREATE_PATH} HTTP/1.1\r\nAuthorization: Bearer sk-mr-k\r\nContent-Type: application/json\r\n"
             f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
             + body
         )
@@ -248,7 +248,7 @@ def test_the_room_for_large_bodies_is_bounded_and_a_body_past_it_gets_503(tmp_pa
     env = {"MOCK_MAX_BODY_BYTES": str(limit), "MOCK_READ_TIMEOUT": str(READ_TIMEOUT)}
     with contextlib.contextmanager(_launch)(env=env) as mock, contextlib.ExitStack() as open_sockets:
         head = (
-            f"POST {CREATE_PATH} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer k\r\n"
+            f"POST {CREATE_PATH} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sk-mr-k\r\n"
             f"Content-Type: application/json\r\nContent-Length: {limit}\r\n\r\n"
         ).encode()
         for _ in range(32):  # each sends all but the last byte of its body, and stops: the room is full
@@ -268,7 +268,7 @@ def test_the_room_for_large_bodies_is_bounded_and_a_body_past_it_gets_503(tmp_pa
 
 def test_a_client_that_pipelines_and_never_reads_is_read_one_chunk_at_a_time(mock: MockProcess) -> None:
     before = mock.memory("VmRSS")
-    request = f"GET {poll_path('nope')} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer k\r\n\r\n".encode()
+    request = f"GET {poll_path('nope')} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sk-mr-k\r\n\r\n".encode()
     with _connect(mock) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         sock.settimeout(0.5)

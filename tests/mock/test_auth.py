@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from mockserver import Settings
+from mockserver import Settings, SettingsError
 from mockserver.routes import AUTH_VERDICT_BYTES, AUTH_VERDICTS
 from tests.helpers import AUTH, CREATE_PATH, VALID_BODY, ClientFactory, SpecCheckedClient, create_ok, poll_path
 
@@ -46,11 +46,40 @@ def test_a_missing_or_malformed_bearer_gets_401(
 
 
 @pytest.mark.parametrize("operation", ["create", "poll"])
-def test_any_well_formed_bearer_is_accepted_by_default(client: SpecCheckedClient, operation: str) -> None:
+def test_by_default_any_key_of_mulerouters_form_is_accepted(client: SpecCheckedClient, operation: str) -> None:
     task_id = create_ok(client)
-    for header in ["Bearer sk-mr-0123", "bearer lower-case-scheme", "Bearer  extra-space"]:
+    for header in ["Bearer sk-mr-0123", "bearer sk-mr-lower-case-scheme", "Bearer  sk-mr-extra-space"]:
         status, _ = _call(client, operation, {"Authorization": header}, task_id)
         assert status in (200, 202), header
+
+
+@pytest.mark.parametrize("operation", ["create", "poll"])
+@pytest.mark.parametrize("token", ["SCHEMATHESIS-INVALID-VALUE", "k", "sk-0123", "test-key", "sk-mr-"])
+def test_by_default_a_well_formed_token_of_another_form_is_an_invalid_key(
+    client: SpecCheckedClient, operation: str, token: str
+) -> None:
+    """Schemathesis's ``ignored_auth`` check sends a made-up key: the default mock refuses it, as the API would."""
+    task_id = create_ok(client)
+    status, answer = _call(client, operation, {"Authorization": f"Bearer {token}"}, task_id)
+    assert status == 401
+    assert answer["detail"].startswith("Invalid API key (this mock takes keys that match ^sk-mr-")
+    assert "MOCK_API_KEYS" in answer["detail"]
+
+
+@pytest.mark.parametrize("operation", ["create", "poll"])
+def test_a_star_accepts_any_well_formed_token(make_client: ClientFactory, operation: str) -> None:
+    client = make_client(Settings(api_keys=frozenset({"*"})))
+    task_id = create_ok(client)
+    for token in ["k", "test-key", "sk-mr-0123"]:
+        status, _ = _call(client, operation, {"Authorization": f"Bearer {token}"}, task_id)
+        assert status in (200, 202), token
+    status, answer = _call(client, operation, {"Authorization": "Bearer a,b"}, task_id)
+    assert (status, answer["detail"]) == (401, "Invalid Authorization header format; expected 'Bearer <API key>'")
+
+
+def test_a_star_goes_alone() -> None:
+    with pytest.raises(SettingsError, match="goes alone"):
+        Settings(api_keys=frozenset({"*", "sk-mr-a"}))
 
 
 def test_auth_is_checked_before_the_body(client: SpecCheckedClient) -> None:

@@ -56,7 +56,7 @@ def test_a_whole_cycle_over_http(server: str) -> None:
 
 def test_bad_input_over_http_gets_4xx_not_a_crash(server: str) -> None:
     with httpx.Client(base_url=server, timeout=10) as client:
-        auth = {"Authorization": "Bearer k"}
+        auth = {"Authorization": "Bearer sk-mr-k"}
         assert (
             client.post(
                 CREATE_PATH, content=b"\xff\xfe{", headers={**auth, "Content-Type": "application/json"}

@@ -22,7 +22,7 @@ from mockserver.launcher import SPARK_MOCK, MockProcess, launch
 
 pytestmark = pytest.mark.socket
 CREATE_PATH = "/vendors/mulerouter/v1/wan2.6-i2v-spark/generation"
-AUTH = {"Authorization": "Bearer sk-load-test"}
+AUTH = {"Authorization": "Bearer sk-mr-load-test"}
 JSON = {**AUTH, "Content-Type": "application/json"}
 MAX_BODY = 32 * 1024 * 1024  # the default MOCK_MAX_BODY_BYTES
 CONNECTIONS = 3000
@@ -110,7 +110,7 @@ def test_every_kind_of_bad_input_gets_a_clear_4xx_and_memory_stays_bounded(mock:
 def test_a_body_shorter_than_its_content_length_neither_hangs_nor_crashes(mock: MockProcess) -> None:
     with socket.create_connection(("127.0.0.1", mock.port), timeout=10) as sock:
         sock.sendall(
-            f"POST {CREATE_PATH} HTTP/1.1\r\nHost: mock\r\nAuthorization: Bearer k\r\n"
+            f"POST {CREATE_PATH} HTTP/1.1\r\nHost: mock\r\nAuthorization: Bearer sk-mr-k\r\n"
             "Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{}".encode()
         )
         sock.shutdown(socket.SHUT_WR)  # the promised bytes never come
@@ -136,7 +136,7 @@ def _split(answer: bytes) -> tuple[int, bytes, bytes]:
 def test_a_body_declared_over_the_limit_is_refused_before_it_is_sent(mock: MockProcess) -> None:
     with socket.create_connection(("127.0.0.1", mock.port), timeout=10) as sock:
         head = (
-            f"POST {CREATE_PATH} HTTP/1.1\r\nHost: mock\r\nAuthorization: Bearer k\r\n"
+            f"POST {CREATE_PATH} HTTP/1.1\r\nHost: mock\r\nAuthorization: Bearer sk-mr-k\r\n"
             "Content-Type: application/json\r\nContent-Length: 10000000000\r\n\r\n"
         )
         started = time.monotonic()
@@ -152,7 +152,7 @@ def test_a_chunked_body_is_cut_off_at_the_limit(mock: MockProcess) -> None:
     rss_before = mock.memory("VmRSS")
     with socket.create_connection(("127.0.0.1", mock.port), timeout=10) as sock:
         head = (
-            f"POST {CREATE_PATH} HTTP/1.1\r\nHost: mock\r\nAuthorization: Bearer k\r\n"
+            f"POST {CREATE_PATH} HTTP/1.1\r\nHost: mock\r\nAuthorization: Bearer sk-mr-k\r\n"
             "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
         )
         sock.sendall(head.encode())
@@ -215,7 +215,7 @@ def test_thousands_of_concurrent_connections(mock: MockProcess) -> None:
     """Every connection is opened first, then each sends a create: all are open at once."""
     body = _with_image("https://example.com/cat.png")
     request = (
-        f"POST {CREATE_PATH} HTTP/1.1\r\nHost: mock\r\nAuthorization: Bearer k\r\n"
+        f"POST {CREATE_PATH} HTTP/1.1\r\nHost: mock\r\nAuthorization: Bearer sk-mr-k\r\n"
         f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
     ).encode() + body
 

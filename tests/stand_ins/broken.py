@@ -233,7 +233,7 @@ class _AcceptsEverything:
             return
         await _buffered(receive)
         headers = [(k, v) for k, v in scope["headers"] if k not in (b"authorization", b"content-type")]
-        headers += [(b"authorization", b"Bearer granted-anyway"), (b"content-type", b"application/json")]
+        headers += [(b"authorization", b"Bearer sk-mr-granted-anyway"), (b"content-type", b"application/json")]
         body = self.body
 
         async def replay() -> Message:
@@ -244,7 +244,7 @@ class _AcceptsEverything:
 
 def _grant_missing_auth(scope: Scope) -> Scope:
     headers = [(k, v) for k, v in scope["headers"] if k != b"authorization"]
-    return {**scope, "headers": [*headers, (b"authorization", b"Bearer granted-anyway")]}
+    return {**scope, "headers": [*headers, (b"authorization", b"Bearer sk-mr-granted-anyway")]}
 
 
 class _FailsOnNonAscii:
