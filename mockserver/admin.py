@@ -12,7 +12,7 @@ POST   /__mock/scenarios           {"operation": "create", "outcomes": ["status=
                                    outcomes for the next valid creates sent without X-Mock-Scenario
 GET    /__mock/scenarios           what is queued
 DELETE /__mock/scenarios           empty the queue (a reset does too)
-GET    /__mock/openapi.json        the spec as served here (its only server is this mock)
+GET    /__mock/openapi.json        the spec, whose only server is this mock as the client reached it
 GET    /__mock/openapi.yaml        the same, as YAML
 """
 
@@ -29,7 +29,7 @@ from starlette.datastructures import QueryParams
 from mockserver.bodies import BodyTooLarge, MalformedBody, parse_json, read_limited
 from mockserver.clock import timestamp
 from mockserver.errors import ApiError
-from mockserver.frontdoor import Call, Reply, Route
+from mockserver.frontdoor import Call, Reply, Route, base_url
 from mockserver.journal import Journal
 from mockserver.outcome_queue import OutcomeQueue, enqueue
 from mockserver.presenter import Presenter, video_path
@@ -43,6 +43,7 @@ MAX_ADVANCE_SECONDS = 10 * 365 * 24 * 3600.0
 MAX_ADMIN_BODY = 64 * 1024
 DEFAULT_LIMIT = 100
 _YAML = b"application/yaml"
+_SERVED_SPECS = 8
 
 
 class AdminApi:
@@ -57,14 +58,16 @@ class AdminApi:
         document: Mapping[str, Any],
         queue: OutcomeQueue,
         scenarios: ScenarioParser,
+        public_url: str | None = None,
     ) -> None:
         self.tasks = tasks
         self.journal = journal
         self.presenter = presenter
         self.queue = queue
         self.scenarios = scenarios
-        self._spec_json = json.dumps(document, ensure_ascii=False).encode()
-        self._spec_yaml = yaml.dump(dict(document), Dumper=SAFE_DUMPER, sort_keys=False, allow_unicode=True).encode()
+        self.public_url = public_url
+        self._document = dict(document)
+        self._served: dict[str, tuple[bytes, bytes]] = {}  # the spec as JSON and YAML, by the server it names
 
     def routes(self) -> list[Route]:
         """Every admin route, under :data:`ADMIN_PREFIX`; each ``GET`` answers ``HEAD`` too."""
@@ -150,10 +153,25 @@ class AdminApi:
         return _json({"queued": self.queue.pending()})
 
     async def spec_json(self, call: Call) -> Reply:
-        return Reply(200, self._spec_json)
+        return Reply(200, self._spec(call)[0])
 
     async def spec_yaml(self, call: Call) -> Reply:
-        return Reply(200, self._spec_yaml, content_type=_YAML)
+        return Reply(200, self._spec(call)[1], content_type=_YAML)
+
+    def _spec(self, call: Call) -> tuple[bytes, bytes]:
+        """The spec whose one server is this mock, as the client reached it (a few such kept)."""
+        server = base_url(call, self.public_url)
+        served = self._served.get(server)
+        if served is None:
+            document = {**self._document, "servers": [{"url": server, "description": "this mock"}]}
+            served = (
+                json.dumps(document, ensure_ascii=False).encode(),
+                yaml.dump(document, Dumper=SAFE_DUMPER, sort_keys=False, allow_unicode=True).encode(),
+            )
+            if len(self._served) >= _SERVED_SPECS:
+                self._served.clear()
+            self._served[server] = served
+        return served
 
     def _clock_body(self) -> dict[str, Any]:
         clock = self.tasks.clock

@@ -144,6 +144,7 @@ def create_app(
         document=contract.openapi_document,
         queue=queue,
         scenarios=scenarios,
+        public_url=settings.public_url,
     )
     app = MockApp(
         routes=Routes([*api.routes(), *admin.routes()], redirect_prefix=ADMIN_PREFIX), journal=journal, clock=clock

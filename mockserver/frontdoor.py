@@ -221,6 +221,19 @@ class FrontDoor:
         self.journal.record(visit)
 
 
+def base_url(call: Call, public_url: str | None) -> str:
+    """Where the client reached the mock: ``public_url`` when it is set, else the request's scheme and Host."""
+    if public_url:
+        return public_url
+    raw_host = call.headers.get(b"host")
+    if raw_host is None:
+        server = call.scope.get("server") or ("localhost", 80)
+        host = f"{server[0]}:{server[1]}"
+    else:
+        host = raw_host.decode("latin-1")
+    return f"{call.scope['scheme']}://{host}"
+
+
 def error_reply(error: ApiError) -> Reply:
     """The answer to an error, in the API's own shape."""
     headers = tuple((name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in error.headers.items())

@@ -17,12 +17,12 @@ from functools import cache
 from typing import Any
 
 from starlette.responses import FileResponse
-from starlette.types import Receive, Scope
+from starlette.types import Receive
 
 from mockserver.bodies import BodyCutShort, BodyTooLarge, MalformedBody, Spool, SpooledBody, SpoolFull, read_limited
 from mockserver.contract import Admission, Contract
 from mockserver.errors import ApiError, ErrorCatalog
-from mockserver.frontdoor import JSON, Call, Reply, Route
+from mockserver.frontdoor import JSON, Call, Reply, Route, base_url
 from mockserver.journal import Notes
 from mockserver.outcome_queue import OutcomeQueue
 from mockserver.presenter import ASSET_PREFIX, VIDEO_NAME, Presenter
@@ -149,7 +149,7 @@ class GenerationApi:
         task = self._find(call.params["task_id"], POLL)
         call.notes.task_id = task.id
         state = deps.tasks.read(task)
-        return Reply(200, deps.presenter.result_json(task, state, lambda: self._base_url(call.scope, headers)))
+        return Reply(200, deps.presenter.result_json(task, state, lambda: base_url(call, deps.settings.public_url)))
 
     async def video(self, call: Call) -> Reply:
         task = self._find(call.params["task_id"], None)
@@ -285,17 +285,6 @@ class GenerationApi:
             shown = raw_id if len(raw_id) <= 64 else raw_id[:61] + "..."
             raise self.deps.errors.error(404, f"Task {shown} does not exist", operation_id=operation_id)
         return task
-
-    def _base_url(self, scope: Scope, headers: Mapping[bytes, bytes]) -> str:
-        if self.deps.settings.public_url:
-            return self.deps.settings.public_url
-        raw_host = headers.get(b"host")
-        if raw_host is None:
-            server = scope.get("server") or ("localhost", 80)
-            host = f"{server[0]}:{server[1]}"
-        else:
-            host = raw_host.decode("latin-1")
-        return f"{scope['scheme']}://{host}"
 
 
 SCENARIO_KEY = SCENARIO_HEADER.lower().encode()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import socket
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -67,6 +68,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (SettingsError, SpecError, OSError) as exc:
         sys.stderr.write(f"spark-mock: {exc}\n")
         return 2
+    problem = _listen_problem(settings.host, settings.port)
+    if problem is not None:  # said before the banner, which would otherwise claim a server that is not there
+        sys.stderr.write(f"spark-mock: cannot listen on {settings.host}:{settings.port}: {problem}\n")
+        return 3
     where = f"state in {settings.state_file}" if settings.state_file else "state in memory"
     sys.stderr.write(
         f"spark-mock: wan2.6-i2v-spark mock on http://{settings.host}:{settings.port} "
@@ -87,3 +92,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.update(settings.to_env())  # each worker rebuilds the same settings from these
     uvicorn.run("mockserver.app:app_from_env", factory=True, workers=settings.workers, **common)  # type: ignore[arg-type]
     return 0
+
+
+def _listen_problem(host: str, port: int) -> str | None:
+    """Why a server could not listen on ``host:port`` now (uvicorn binds it again right after, with
+    the same SO_REUSEADDR), or ``None``."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0][0]
+        with socket.create_server((host, port), family=family):
+            return None
+    except OSError as exc:
+        return exc.strerror or str(exc)

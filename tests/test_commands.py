@@ -39,4 +39,17 @@ def test_spark_mock_exits_as_its_help_says() -> None:
     with launch("--log-level", "warning") as running:  # the port is taken: the server cannot start
         taken = _run("spark-mock", "--port", str(running.port), "--log-level", "warning")
     assert taken.returncode == 3, taken.stderr
+    assert f"cannot listen on 127.0.0.1:{running.port}" in taken.stderr
+    assert "mock on http://" not in taken.stderr  # no banner for a server that never listened
     assert "  3  the server could not start" in _run("spark-mock", "--help").stdout
+
+
+def test_a_dry_live_run_needs_no_key() -> None:
+    environment = {"PATH": "/usr/bin:/bin", "DRY_RUN": "1"}
+    planned = subprocess.run([str(BIN / "spark-live")], capture_output=True, text=True, timeout=60, env=environment)
+    assert planned.returncode == 0, planned.stderr
+    assert "Worst-case total" in planned.stdout
+    refused = subprocess.run(
+        [str(BIN / "spark-live")], capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin"}
+    )
+    assert refused.returncode == 2 and "MULEROUTER_API_KEY is not set" in refused.stderr

@@ -121,7 +121,15 @@ def test_tasks_show_their_timeline(client: SpecCheckedClient, clock: ManualClock
 
 def test_the_served_spec_is_the_spec_with_this_mock_as_its_server(client: SpecCheckedClient, spec: ApiSpec) -> None:
     served = client.get("/__mock/openapi.json").json()
-    assert served == spec.localized("/")
+    assert served == spec.localized("http://testserver")  # where the client reached it
     assert yaml.safe_load(client.get("/__mock/openapi.yaml").text) == served
-    assert served["servers"] == [{"url": "/", "description": "this mock"}]
+    assert served["servers"] == [{"url": "http://testserver", "description": "this mock"}]
     assert served["paths"] == spec.document["paths"]
+    elsewhere = client.get("/__mock/openapi.json", headers={"Host": "mock.internal:9000"}).json()
+    assert elsewhere["servers"] == [{"url": "http://mock.internal:9000", "description": "this mock"}]
+
+
+def test_the_served_spec_names_the_public_url_when_there_is_one(make_client: ClientFactory) -> None:
+    client = make_client(Settings(public_url="https://mock.example.com/base"))
+    served = client.get("/__mock/openapi.json").json()
+    assert served["servers"] == [{"url": "https://mock.example.com/base", "description": "this mock"}]

@@ -10,6 +10,7 @@ import pytest
 
 from contract_tests.images import data_uri, make_image
 from mockserver.launcher import SPARK_MOCK, launch
+from mockserver.pytest_plugin import SparkMock
 from sparkspec.resources import video_path
 
 pytestmark = pytest.mark.socket
@@ -71,3 +72,18 @@ def test_bad_input_over_http_gets_4xx_not_a_crash(server: str) -> None:
         )
         assert client.post(CREATE_PATH, json={}).status_code == 401
         assert client.get("/__mock/health").json()["status"] == "ok"
+
+
+def test_a_whole_cycle_through_the_plugins_fixture(spark_mock: SparkMock) -> None:
+    """The project's own fixture, as users get it: a failure, queued, then a success with its video."""
+    body = {"prompt": "A black cat looks up at the sky", "image": "https://example.com/cat.png"}
+    spark_mock.queue("fail=3001")
+    with httpx.Client(base_url=spark_mock.url, headers=spark_mock.headers, timeout=10) as client:
+        failing = client.post(CREATE_PATH, json=body).json()["task_info"]["id"]
+        succeeding = client.post(CREATE_PATH, json=body).json()["task_info"]["id"]
+        spark_mock.advance(3600)
+        assert client.get(f"{CREATE_PATH}/{failing}").json()["task_info"]["error"]["code"] == 3001
+        done = client.get(f"{CREATE_PATH}/{succeeding}").json()
+        assert client.get(done["videos"][0]).content == video_path().read_bytes()
+    assert [entry.status for entry in spark_mock.requests()] == [202, 202, 200, 200]  # the video: under /__mock
+    assert [task["phase"] for task in spark_mock.tasks()] == ["failed", "succeeded"]
