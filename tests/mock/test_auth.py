@@ -48,13 +48,13 @@ def test_a_missing_or_malformed_bearer_gets_401(
 @pytest.mark.parametrize("operation", ["create", "poll"])
 def test_by_default_any_key_of_mulerouters_form_is_accepted(client: SpecCheckedClient, operation: str) -> None:
     task_id = create_ok(client)
-    for header in ["Bearer sk-mr-0123", "bearer sk-mr-lower-case-scheme", "Bearer  sk-mr-extra-space"]:
+    for header in ["Bearer sk-mr-0123", "bearer sk-mr-lower-case-scheme", "Bearer  extra-space", "Bearer test.key_1"]:
         status, _ = _call(client, operation, {"Authorization": header}, task_id)
         assert status in (200, 202), header
 
 
 @pytest.mark.parametrize("operation", ["create", "poll"])
-@pytest.mark.parametrize("token", ["SCHEMATHESIS-INVALID-VALUE", "k", "sk-0123", "test-key", "sk-mr-"])
+@pytest.mark.parametrize("token", ["SCHEMATHESIS-INVALID-VALUE", "sk-mr-ABC", "Token", "-k", "sk/mr+0123="])
 def test_by_default_a_well_formed_token_of_another_form_is_an_invalid_key(
     client: SpecCheckedClient, operation: str, token: str
 ) -> None:
@@ -62,7 +62,7 @@ def test_by_default_a_well_formed_token_of_another_form_is_an_invalid_key(
     task_id = create_ok(client)
     status, answer = _call(client, operation, {"Authorization": f"Bearer {token}"}, task_id)
     assert status == 401
-    assert answer["detail"].startswith("Invalid API key (this mock takes keys that match ^sk-mr-")
+    assert answer["detail"].startswith("Invalid API key (this mock takes keys that match ^[a-z0-9]")
     assert "MOCK_API_KEYS" in answer["detail"]
 
 
@@ -70,7 +70,7 @@ def test_by_default_a_well_formed_token_of_another_form_is_an_invalid_key(
 def test_a_star_accepts_any_well_formed_token(make_client: ClientFactory, operation: str) -> None:
     client = make_client(Settings(api_keys=frozenset({"*"})))
     task_id = create_ok(client)
-    for token in ["k", "test-key", "sk-mr-0123"]:
+    for token in ["K", "SCHEMATHESIS-INVALID-VALUE", "sk-mr-0123"]:
         status, _ = _call(client, operation, {"Authorization": f"Bearer {token}"}, task_id)
         assert status in (200, 202), token
     status, answer = _call(client, operation, {"Authorization": "Bearer a,b"}, task_id)
