@@ -25,16 +25,14 @@ def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
     return pytester.runpytest_subprocess("-W", "error", "-p", "no:cacheprovider", *args, timeout=120)
 
 
-def test_the_readme_example_passes_under_w_error(pytester: pytest.Pytester) -> None:
+def test_the_readme_example_and_the_fixtures_controls(pytester: pytest.Pytester) -> None:
+    """One run of pytest, as a user's suite: the README's example passes under ``-W error``, each test
+    starts from an empty mock, a refused outcome says why, and a failed test's report says what the
+    mock received, without the keys."""
     files = readme_files()
     assert set(files) == {"app.py", "test_app.py"}
-    pytester.makepyfile(**{name.removesuffix(".py"): text for name, text in files.items()})
-    result = run(pytester)
-    result.assert_outcomes(passed=3)
-
-
-def test_each_test_starts_from_an_empty_mock(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
+        **{name.removesuffix(".py"): text for name, text in files.items()},
         test_order="""
         import httpx
 
@@ -54,41 +52,54 @@ def test_each_test_starts_from_an_empty_mock(pytester: pytest.Pytester) -> None:
             assert created.status_code == 202  # the second queued 500 went with the reset
             (task,) = spark_mock.tasks()
             assert task["age_seconds"] < 30  # the clock is back to real time
-        """
-    )
-    run(pytester).assert_outcomes(passed=2)
+        """,
+        test_refused="""
+        import pytest
 
-
-@pytest.mark.parametrize("fixture", ["spark_mock", "spark_mock_asgi"])
-def test_a_failure_says_what_the_mock_received(pytester: pytest.Pytester, fixture: str) -> None:
-    pytester.makepyfile(
-        test_fails=f"""
+        @pytest.mark.parametrize("fixture", ["spark_mock", "spark_mock_asgi"])
+        def test_refused(fixture, request):
+            mock = request.getfixturevalue(fixture)
+            with pytest.raises(ValueError, match="fail=9"):
+                mock.queue("succeed", "fail=9")
+            assert mock.tasks() == []
+        """,
+        test_fails="""
         import asyncio
 
         import httpx
+        import pytest
 
         PATH = "/vendors/mulerouter/v1/wan2.6-i2v-spark/generation"
-        BODY = {{"prompt": "a secret plan", "image": "https://example.com/a.png", "duration": 7}}
+        BODY = {"prompt": "a secret plan", "image": "https://example.com/a.png", "duration": 7}
 
         async def send(mock):
             transport = getattr(mock, "transport", None) or httpx.AsyncHTTPTransport()
             async with httpx.AsyncClient(transport=transport, base_url=mock.url) as client:
-                await client.post(PATH, headers={{"Authorization": "Bearer sk-mr-wrong"}}, json=BODY)
+                await client.post(PATH, headers={"Authorization": "Bearer sk-mr-wrong"}, json=BODY)
                 return await client.post(PATH, headers=mock.headers, json=BODY)
 
-        def test_a_duration_the_api_lacks({fixture}):
-            assert asyncio.run(send({fixture})).status_code == 202
-        """
+        @pytest.mark.parametrize("fixture", ["spark_mock", "spark_mock_asgi"])
+        def test_a_duration_the_api_lacks(fixture, request):
+            assert asyncio.run(send(request.getfixturevalue(fixture))).status_code == 202
+        """,
     )
-    result = run(pytester)
-    result.assert_outcomes(failed=1)
+    result = run(pytester, "-rA")
+    result.assert_outcomes(passed=7, failed=2)
     result.stdout.fnmatch_lines(
         [
-            "*what spark-mock received*",
-            "POST /vendors/mulerouter/v1/wan2.6-i2v-spark/generation -> 401",
-            "POST /vendors/mulerouter/v1/wan2.6-i2v-spark/generation -> 400  body: {*'duration': 7*",
-        ]
+            "PASSED test_app.py::test_a_task_ends_with_a_video",
+            "PASSED test_app.py::test_a_rate_limit_is_passed_on",
+            "PASSED test_app.py::test_in_process[asyncio]",
+        ],
+        consecutive=False,
     )
+    sections = result.stdout.str().split("what spark-mock received")[1:]
+    assert len(sections) == 2  # one per failed test, the socket mock's and the in-process one's
+    for section in sections:
+        lines = section.splitlines()[1:4]
+        assert lines[0] == "POST /vendors/mulerouter/v1/wan2.6-i2v-spark/generation -> 401", section[:500]
+        assert lines[1].startswith("POST /vendors/mulerouter/v1/wan2.6-i2v-spark/generation -> 400  body: {")
+        assert "'duration': 7" in lines[1]
     assert "sk-mr-wrong" not in result.stdout.str()  # the keys are redacted there
 
 
@@ -119,22 +130,6 @@ def test_settings_come_from_the_settings_fixture(pytester: pytest.Pytester) -> N
                 async with httpx.AsyncClient(transport=spark_mock_asgi.transport, base_url=spark_mock_asgi.url) as c:
                     return await c.post(PATH, headers=spark_mock_asgi.headers, json=BODY)
             assert asyncio.run(send()).json()["task_info"]["status"] == "pending"
-        """
-    )
-    run(pytester).assert_outcomes(passed=2)
-
-
-def test_a_refused_outcome_says_why(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(
-        test_refused="""
-        import pytest
-
-        @pytest.mark.parametrize("fixture", ["spark_mock", "spark_mock_asgi"])
-        def test_refused(fixture, request):
-            mock = request.getfixturevalue(fixture)
-            with pytest.raises(ValueError, match="fail=9"):
-                mock.queue("succeed", "fail=9")
-            assert mock.tasks() == []
         """
     )
     run(pytester).assert_outcomes(passed=2)

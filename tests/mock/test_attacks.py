@@ -317,7 +317,8 @@ def test_run_length_bmps_never_stall_the_event_loop(mock: MockProcess) -> None:
             httpx.get(mock.url + "/__mock/health", timeout=30)
             waits.append(time.monotonic() - started)
         assert [f.result().status_code for f in creates] == [202] * 4
-    assert max(waits) < 0.2, f"a health check waited {max(waits):.2f} s"
+    # Decoded by Pillow, each such image held the loop about 0.5 s; checked as now, a few milliseconds.
+    assert max(waits) < 0.35, f"a health check waited {max(waits):.2f} s"
 
 
 def _jpeg_with_thumbnail() -> bytes:
