@@ -11,7 +11,7 @@ SPEED ?= 1
 WORKERS ?= 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install mock test check lint typecheck spec-lint contract live drift bench soak pair clean
+.PHONY: help install mock test check lint typecheck spec-lint spec-tools contract live drift bench soak pair clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -73,6 +73,45 @@ typecheck: $(STAMP)
 
 spec-lint: $(STAMP)
 	$(BIN)/openapi-spec-validator spec/openapi.yaml
+
+# Three tools that others run on the spec, each failing on any warning. They install themselves under
+# $(SPEC_TOOLS): Redocly CLI and openapi-typescript from npm (Node.js 20 or newer), openapi-python-client
+# in a venv of its own. Redocly overlooks only what .redocly.lint-ignore.yaml lists, and says why.
+SPEC_TOOLS := $(VENV)/spec-tools
+REDOCLY_CLI ?= 2.77.0
+OPENAPI_TYPESCRIPT ?= 7.13.0
+OPENAPI_PYTHON_CLIENT ?= 0.29.1
+SPEC_TOOLS_STAMP := $(SPEC_TOOLS)/.installed-$(REDOCLY_CLI)-$(OPENAPI_TYPESCRIPT)-$(OPENAPI_PYTHON_CLIENT)
+
+$(SPEC_TOOLS_STAMP):
+	@command -v npm >/dev/null || { echo "make spec-tools needs Node.js (20 or newer) and npm"; exit 1; }
+	mkdir -p $(SPEC_TOOLS)
+	npm install --prefix $(SPEC_TOOLS) --no-save --no-audit --no-fund --loglevel=error \
+		@redocly/cli@$(REDOCLY_CLI) openapi-typescript@$(OPENAPI_TYPESCRIPT)
+	test -x $(SPEC_TOOLS)/venv/bin/python || $(PYTHON) -m venv $(SPEC_TOOLS)/venv
+	$(SPEC_TOOLS)/venv/bin/python -m pip install --quiet openapi-python-client==$(OPENAPI_PYTHON_CLIENT)
+	touch $@
+
+spec-tools: $(SPEC_TOOLS_STAMP)  ## Redocly lint, openapi-typescript and openapi-python-client on the spec; fails on any warning
+	@out=$$(mktemp -d); trap 'rm -rf "$$out"' EXIT; failed=""; node=$(SPEC_TOOLS)/node_modules/.bin; \
+	echo "== Redocly CLI $(REDOCLY_CLI): lint, recommended rules"; \
+	$$node/redocly lint spec/openapi.yaml; \
+	$$node/redocly lint spec/openapi.yaml --format=json >$$out/redocly.json 2>/dev/null; \
+	$(PYTHON) -c 'import json, sys; t = json.load(open(sys.argv[1]))["totals"]; sys.exit(t["errors"] + t["warnings"] > 0)' \
+		$$out/redocly.json || failed="$$failed redocly"; \
+	echo "== openapi-typescript $(OPENAPI_TYPESCRIPT)"; \
+	$$node/openapi-typescript spec/openapi.yaml -o $$out/spark.d.ts 2>$$out/ts.err; rc=$$?; cat $$out/ts.err; \
+	{ [ $$rc -eq 0 ] && [ ! -s $$out/ts.err ] && grep -q '^    createGeneration: {' $$out/spark.d.ts \
+		&& grep -q '^    getGeneration: {' $$out/spark.d.ts; } || failed="$$failed openapi-typescript"; \
+	echo "== openapi-python-client $(OPENAPI_PYTHON_CLIENT)"; \
+	PATH="$(CURDIR)/$(SPEC_TOOLS)/venv/bin:$$PATH" $(SPEC_TOOLS)/venv/bin/openapi-python-client generate \
+		--path spec/openapi.yaml --output-path $$out/python-client >$$out/opc.txt 2>&1; rc=$$?; cat $$out/opc.txt; \
+	{ [ $$rc -eq 0 ] && ! grep -qv -e '^Generating ' -e '^[[:space:]]*$$' $$out/opc.txt \
+		&& for op in create_generation get_generation; do \
+			ls $$out/python-client/*/api/generation/$$op.py >/dev/null 2>&1 || exit 1; done; } \
+		|| failed="$$failed openapi-python-client"; \
+	if [ -n "$$failed" ]; then echo "== warnings or errors from:$$failed"; exit 1; fi; \
+	echo "== all three read the spec without a warning, and each has both operations"
 
 clean:  ## Remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info

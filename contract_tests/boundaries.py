@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from contract_tests.strategies import texts, urls
 from contract_tests.target import CREATE_OPERATION
-from sparkspec.openapi import ApiSpec
+from sparkspec.openapi import ApiSpec, enumerated
 from sparkspec.provenance import Provenance, Provenances
 
 _JSON_VALUES: dict[str, st.SearchStrategy[Any]] = {
@@ -113,20 +113,28 @@ def edges(spec: ApiSpec) -> list[Edge]:
 
 
 def _flatten(spec: ApiSpec, raw: Any) -> dict[str, Any]:
-    """A property's schema with ``$ref`` followed and ``allOf`` merged (this spec uses both plainly)."""
+    """A property's schema with ``$ref`` followed, ``allOf`` merged (this spec uses both plainly), and an
+    ``anyOf`` of listed values read as the ``type`` and ``enum`` it amounts to (see :func:`enumerated`)."""
     schema = dict(spec.resolve(raw))
     for part in schema.pop("allOf", []):
         schema = {**_flatten(spec, part), **schema}
+    listed = enumerated(schema)
+    if listed is not None:
+        del schema["anyOf"]
+        schema.update(listed)
     return schema
 
 
 def _labels_of(spec: ApiSpec, labels: Provenances, raw: Any) -> dict[str, Provenance]:
-    """The labels of a property: those of the schemas it builds on, then its own, which win."""
+    """The labels of a property: those of the schemas it builds on, then its own, which win. The label of
+    an ``anyOf`` that :func:`_flatten` reads as a ``type`` and an ``enum`` is the label of both."""
     node = spec.resolve(raw)
     found: dict[str, Provenance] = {}
     for part in node.get("allOf", []) if isinstance(node, Mapping) else []:
         found.update(_labels_of(spec, labels, part))
     found.update(labels.of(node))
+    if "anyOf" in found and isinstance(node, Mapping) and enumerated(node) is not None:
+        found = {"type": found["anyOf"], "enum": found["anyOf"], **found}
     return found
 
 

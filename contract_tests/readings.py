@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from contract_tests.target import CREATE_OPERATION
-from sparkspec.openapi import ApiSpec
+from sparkspec.openapi import ApiSpec, enumerated
 from sparkspec.provenance import EXTENSION, RULE_KEYWORDS, Provenance, Provenances
 
 _JSON_TYPE = {bool: "boolean", int: "integer", float: "number", str: "string", type(None): "null"}
@@ -87,6 +87,12 @@ def _allow_null(node: dict[str, Any]) -> None:
 
 
 def _narrow(node: dict[str, Any], labels: Mapping[str, Provenance]) -> None:
+    listed = enumerated(node)
+    if listed is not None and "anyOf" in labels:
+        # An anyOf of listed values is a type and an enum (see sparkspec.openapi.enumerated), narrowed as one.
+        del node["anyOf"]
+        node.update(listed)
+        labels = {"type": labels["anyOf"], "enum": labels["anyOf"], **labels}
     enum = labels.get("enum")
     if enum is not None and "enum" in node and not enum.documented and enum.accepted is not None:
         node["enum"] = [m for m in node["enum"] if enum.accepts_documented(m)]

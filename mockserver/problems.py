@@ -10,6 +10,8 @@ from typing import Any
 
 from jsonschema.exceptions import ValidationError
 
+from sparkspec.openapi import enumerated
+
 
 @dataclass(frozen=True, slots=True)
 class RequestProblem:
@@ -34,6 +36,13 @@ def describe(error: ValidationError) -> RequestProblem:
         return _required([*path, missing[0]] if missing else path)
     if rule == "format" and error.cause is not None:
         return RequestProblem(_field(path), rule, f"{_field(path)}: {_snippet(str(error.cause), 300)}")
+    listed = enumerated(error.schema) if rule == "anyOf" and isinstance(error.schema, Mapping) else None
+    if listed is not None:
+        # An anyOf of listed values (a field that takes values of several types) is told as the type and
+        # enum it amounts to: a value of none of its types breaks the type, any other the enum.
+        typed = _type_of(value) in listed["type"] or (_type_of(value) == "integer" and "number" in listed["type"])
+        rule = "enum" if typed else "type"
+        return RequestProblem(_field(path), rule, f"{_field(path)}: {_TEXTS[rule](listed[rule], value)}")
     if rule in ("anyOf", "oneOf"):
         return RequestProblem(
             _field(path), rule, f"{_field(path)}: must be {_alternatives(error)} (got {_show(value)})"

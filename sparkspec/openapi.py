@@ -218,3 +218,36 @@ class ApiSpec:
             if found is not None:
                 return found
         return None
+
+
+# The values of each JSON type that can be listed whole.
+_ALL_VALUES: dict[str, tuple[Any, ...]] = {"boolean": (True, False), "null": (None,)}
+# What a branch of an anyOf may say besides its type and enum, and still be read by enumerated().
+_ANNOTATIONS = frozenset({"title", "description"})
+
+
+def enumerated(schema: Mapping[str, Any]) -> dict[str, Any] | None:
+    """``schema``'s ``anyOf`` as one ``type`` list and one ``enum``, when each of its branches is one type
+    whose values are listed (by an ``enum``, or because the type has few: a boolean, null); ``None`` otherwise.
+
+    The spec writes a field that takes values of several types this way, which code generators read
+    (they take no enum that mixes types): ``anyOf: [{type: string, enum: [single, multi]}, {type: boolean},
+    {type: 'null'}]`` is ``{type: [string, boolean, null], enum: [single, multi, true, false, null]}``.
+    """
+    branches = schema.get("anyOf")
+    if not isinstance(branches, list) or not branches:
+        return None
+    types: list[str] = []
+    members: list[Any] = []
+    for branch in branches:
+        if not isinstance(branch, Mapping) or not isinstance(branch.get("type"), str):
+            return None
+        if any(key not in ("type", "enum") and key not in _ANNOTATIONS for key in branch if not key.startswith("x-")):
+            return None
+        kind = branch["type"]
+        listed = branch["enum"] if "enum" in branch else _ALL_VALUES.get(kind)
+        if listed is None:
+            return None
+        types += [kind] if kind not in types else []
+        members += [m for m in listed if not any(type(m) is type(n) and m == n for n in members)]
+    return {"type": types, "enum": members}

@@ -78,7 +78,7 @@ def test_resolution(client: SpecCheckedClient) -> None:
 def test_shot_type_and_its_other_spelling(client: SpecCheckedClient, field: str) -> None:
     for value in ["single", "multi", None]:
         assert_accepted(client, body(prompt_extend=True, **{field: value}))
-    assert_rejected(client, body(**{field: "triple"}), field, "one of")
+    assert_rejected(client, body(**{field: "triple"}), field, 'one of "single", "multi"', 'got "triple"')
 
 
 def test_multi_shots_also_takes_the_boolean_an_earlier_cli_sent(client: SpecCheckedClient) -> None:
@@ -124,6 +124,7 @@ def test_prompt_extend_and_last_frame(client: SpecCheckedClient) -> None:
         ("seed", "42", "must be integer (got string)"),
         ("resolution", 1080, "must be string (got integer)"),
         ("shot_type", 1, "must be string or null (got integer)"),
+        ("multi_shots", 1, "must be string or boolean or null (got integer)"),
         ("audio_url", 3, "must be string or null (got integer)"),
     ],
 )

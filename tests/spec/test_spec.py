@@ -11,7 +11,7 @@ from openapi_core import OpenAPI
 from openapi_core.validation.schemas import oas31_schema_validators_factory
 from openapi_spec_validator import validate
 
-from sparkspec.openapi import SAFE_LOADER, ApiSpec
+from sparkspec.openapi import SAFE_LOADER, ApiSpec, enumerated
 from sparkspec.resources import spec_path
 from tests.helpers import REPO
 
@@ -116,7 +116,26 @@ def test_required_fields_image_fields_and_their_rules(spec: ApiSpec) -> None:
     audio.pop("x-provenance")
     assert audio == {"formats": ["wav", "mp3"], "min-seconds": 3, "max-seconds": 30, "max-bytes": 15 * 1024 * 1024}
     multi_shots = spec.resolve(request["properties"]["multi_shots"])
-    assert multi_shots["default"] == "single" and {"single", "multi"} <= set(multi_shots["enum"])
+    listed = enumerated(multi_shots)
+    assert multi_shots["default"] == "single" and listed is not None and {"single", "multi"} <= set(listed["enum"])
+
+
+def test_an_any_of_of_listed_values_reads_as_one_type_and_enum() -> None:
+    shots = {"anyOf": [{"type": "string", "enum": ["single", "multi"]}, {"type": "boolean"}, {"type": "null"}]}
+    assert enumerated(shots) == {"type": ["string", "boolean", "null"], "enum": ["single", "multi", True, False, None]}
+    assert enumerated({"anyOf": [{"type": "integer", "enum": [1]}, {"type": "boolean", "enum": [True]}]}) == {
+        "type": ["integer", "boolean"],
+        "enum": [1, True],  # true is not 1 in JSON Schema
+    }
+    others: list[dict[str, Any]] = [
+        {"type": ["string", "null"]},
+        {"anyOf": [{"type": "string"}, {"type": "null"}]},  # any string: not listed
+        {"anyOf": [{"type": "string", "enum": ["a"], "maxLength": 1}]},  # another rule in a branch
+        {"anyOf": [{"$ref": "#/components/schemas/TaskStatus"}]},
+        {"anyOf": [{"required": ["code"]}, {"required": ["error_code"]}]},
+    ]
+    for other in others:
+        assert enumerated(other) is None, other
 
 
 def test_the_seed_examples_are_in_the_spec(spec: ApiSpec) -> None:
