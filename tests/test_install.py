@@ -7,10 +7,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
 
+from mockserver.launcher import SPARK_MOCK, launch
 from tests.helpers import REPO
 from tests.test_pytest_plugin import readme_files
 
@@ -24,20 +26,28 @@ def run(*command: str | Path, cwd: Path | None = None, check: bool = True) -> su
     )
 
 
+def pip(venv: Path, *args: str | Path) -> subprocess.CompletedProcess[str]:
+    """This environment's pip, working on ``venv`` (which has none of its own: making one costs seconds)."""
+    return run(sys.executable, "-m", "pip", "--python", venv / "bin" / "python", *args)
+
+
+def make_venv(path: Path, *requirements: str | Path) -> Path:
+    run(sys.executable, "-m", "venv", "--without-pip", path)
+    pip(path, "install", "-q", "--disable-pip-version-check", *requirements)
+    return path
+
+
 @pytest.fixture(scope="module")
 def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A clean virtual environment with the wheel and pytest installed, nothing else asked for."""
     root = tmp_path_factory.mktemp("install")
     run(sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", root, REPO)
     (wheel,) = root.glob("wan_spark_toolkit-*.whl")
-    run(sys.executable, "-m", "venv", root / "venv")
-    python = root / "venv" / "bin" / "python"
-    run(python, "-m", "pip", "install", "-q", "--disable-pip-version-check", wheel, "pytest")
-    return root / "venv"
+    return make_venv(root / "venv", wheel, "pytest")
 
 
 def test_the_contract_tools_are_an_extra(venv: Path) -> None:
-    listed = run(venv / "bin" / "python", "-m", "pip", "list", "--format=freeze").stdout.lower()
+    listed = pip(venv, "list", "--format=freeze").stdout.lower()
     assert "wan-spark-toolkit==" in listed
     for tool in ("hypothesis", "schemathesis"):
         assert f"\n{tool}==" not in "\n" + listed, tool
@@ -52,3 +62,37 @@ def test_the_readme_example_passes_with_the_plugin_of_the_installed_package(venv
     done = run(venv / "bin" / "python", "-m", "pytest", "-W", "error", "-p", "no:cacheprovider", "-q", cwd=tmp_path)
     assert "3 passed" in done.stdout, done.stdout[-3000:]
     assert run(venv / "bin" / "spark-mock", "--version").stdout.startswith("spark-mock")
+
+
+@pytest.fixture(scope="module")
+def schemathesis_alone(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Schemathesis installed on its own, as pipx and uvx users have it: a venv with nothing else."""
+    root = tmp_path_factory.mktemp("schemathesis")
+    return make_venv(root / "venv", f"schemathesis=={version('schemathesis')}")
+
+
+def test_schemathesis_on_its_own_finds_nothing_with_all_checks(schemathesis_alone: Path) -> None:
+    """From a clone, `schemathesis run` loads the hooks (schemathesis.toml) with only Schemathesis there,
+    and against the mock as `make mock` starts it, with a key of the documented form, finds nothing."""
+    with launch("--speed", "1000", "--log-level", "warning", program=SPARK_MOCK) as mock:
+        done = run(
+            schemathesis_alone / "bin" / "schemathesis",
+            "run",
+            "spec/openapi.yaml",
+            "--url",
+            mock.url,
+            "-H",
+            "Authorization: Bearer sk-mr-0123456789abcdef",
+            "--checks",
+            "all",
+            "--max-examples",
+            "30",
+            "--seed",
+            "20261203",
+            "--generation-database",
+            "none",
+            cwd=REPO,
+            check=False,
+        )
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    assert "No issues found" in done.stdout
