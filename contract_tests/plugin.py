@@ -63,6 +63,16 @@ class ContractPlugin:
         )
         settings.load_profile(HYPOTHESIS_PROFILE)
 
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        # Schemathesis 4 names each operation's test "test[POST /path]" but gives pytest 9 the bare test
+        # name to build its id from: the operations of a test shared one id, so the report and the
+        # findings could not tell them apart, and pytest's progress stopped short of 100 %. Each gets
+        # the id of its name, as any parametrized test has.
+        for item in items:
+            if not item.nodeid.endswith("::" + item.name) and item.parent is not None:
+                item._id = item.parent.id.child(item.name)
+
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         self.report.requests_sent = self._target.sent
         self.report.creates_sent = self._target.creates

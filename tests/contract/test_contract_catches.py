@@ -14,6 +14,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import pytest
 
@@ -139,6 +140,11 @@ def test_the_suites_pass_against_the_real_mock_with_the_default_profile(tmp_path
     assert report["duration_seconds"] < 60
     assert (tmp_path / "junit.xml").exists()
     assert "Contract run against the bundled mock" in run.output
+    assert "[100%]" in run.output  # every test's result reached the progress line
+    cases = ElementTree.parse(tmp_path / "junit.xml").getroot().iter("testcase")
+    ids = [f"{case.get('classname')}::{case.get('name')}" for case in cases]
+    assert len(ids) == len(set(ids)), "two tests share an id"  # each Schemathesis operation has its own
+    assert "test_valid_cases_are_accepted_and_conform[POST /vendors/" in "\n".join(ids)
 
 
 @pytest.mark.parametrize("variant", ["bad-images-fail-later", "other-readings-and-failures"])

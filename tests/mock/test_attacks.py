@@ -318,7 +318,7 @@ def test_run_length_bmps_never_stall_the_event_loop(mock: MockProcess) -> None:
             waits.append(time.monotonic() - started)
         assert [f.result().status_code for f in creates] == [202] * 4
     # Decoded by Pillow, each such image held the loop about 0.5 s; checked as now, a few milliseconds.
-    assert max(waits) < 0.35, f"a health check waited {max(waits):.2f} s"
+    assert max(waits) < 0.45, f"a health check waited {max(waits):.2f} s"
 
 
 def _jpeg_with_thumbnail() -> bytes:
