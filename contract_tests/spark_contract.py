@@ -9,7 +9,6 @@ run before it was complete.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from collections.abc import Sequence
@@ -19,26 +18,24 @@ from contract_tests.run_report import EXIT_USAGE
 from contract_tests.runner import run, selected
 from contract_tests.task_plan import plan_run
 from sparkspec.openapi import ApiSpec
-from sparkspec.resources import toolkit_version
+from sparkspec.resources import command_parser
 
-EPILOG = """exit codes:
-  0  the target keeps every documented rule (deviations are listed, not failures, unless STRICT=1)
-  1  violations, or tests that could not reach a verdict
-  2  a usage or configuration error
-  3  no violation found, but the task budget stopped the run before it was complete
+EXIT_CODES = """
+0  the target keeps every documented rule (deviations are listed, not failures, unless STRICT=1)
+1  violations, or tests that could not reach a verdict
+2  a usage or configuration error
+3  no violation found, but the task budget stopped the run before it was complete
 """
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="spark-contract",
-        description="Run the wan2.6-i2v-spark contract suites against the bundled mock or any URL. "
+    parser = command_parser(
+        "spark-contract",
+        "Run the wan2.6-i2v-spark contract suites against the bundled mock or any URL. "
         "Settings also come from BASE_URL, MAX_TASKS, TASK_TIMEOUT, POLL_INTERVAL, PROFILE, REPORT_DIR "
         "and STRICT; the key only from API_KEY.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        EXIT_CODES,
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {toolkit_version()}")
     parser.add_argument("--base-url", help="the target (default: start the bundled mock for the run)")
     parser.add_argument("--profile", choices=sorted(PROFILES), help="how many examples (default: default)")
     parser.add_argument("--max-tasks", type=int, help="most tasks the run may have accepted")

@@ -92,10 +92,14 @@ class AdminApi:
         return _json({"status": "ok", "tasks": len(self.tasks), "requests": self.journal.total, "worker": os.getpid()})
 
     async def reset(self, call: Call) -> Reply:
+        self.forget()
+        return _json({"reset": True, **self._clock_body()})
+
+    def forget(self) -> None:
+        """What a reset does: every task, request and queued outcome forgotten; the clock back to real time."""
         self.tasks.reset()
         self.journal.clear()
         self.queue.clear()
-        return _json({"reset": True, **self._clock_body()})
 
     async def clock_now(self, call: Call) -> Reply:
         return _json(self._clock_body())

@@ -24,6 +24,7 @@ sends the key it was given. Other settings come from the ``spark_mock_settings``
 from __future__ import annotations
 
 import secrets
+from abc import ABC, abstractmethod
 from collections.abc import Generator, Iterator, Mapping
 from typing import Any
 
@@ -41,7 +42,7 @@ _SHOWN_REQUESTS = 30
 _USED: pytest.StashKey[SparkMock] = pytest.StashKey()
 
 
-class SparkMock:
+class SparkMock(ABC):
     """A mock that a test talks to, and steers: see the module. Subclasses say how it is reached."""
 
     url: str
@@ -52,28 +53,28 @@ class SparkMock:
         """The ``Authorization`` header the mock accepts."""
         return {"Authorization": f"Bearer {self.api_key}"}
 
+    @abstractmethod
     def advance(self, seconds: float) -> None:
         """Move the mock's clock ``seconds`` forwards: tasks move on as if that time had passed."""
-        raise NotImplementedError
 
+    @abstractmethod
     def queue(self, *outcomes: str) -> None:
         """Set the outcomes of the next valid creates sent without ``X-Mock-Scenario``, one each, in
         order; then the mock's default again. Each is a scenario text: ``"status=429; retry-after=2"``,
         ``"status=500"``, ``"fail=3001"``, ``"fail=4008; stage=queued"``, ``"stall"`` or ``"succeed"``.
         """
-        raise NotImplementedError
 
+    @abstractmethod
     def requests(self) -> list[JournalEntry]:
         """What the mock received since the test began, oldest first (keys redacted)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def tasks(self) -> list[dict[str, Any]]:
         """The tasks it made since the test began, oldest first: ``task_info``, phase and timeline."""
-        raise NotImplementedError
 
+    @abstractmethod
     def reset(self) -> None:
         """Forget every task, request and queued outcome; the clock returns to real time."""
-        raise NotImplementedError
 
     def received(self) -> str:
         """What the mock received, a line per request: for failure messages."""
@@ -144,9 +145,7 @@ class AsgiMock(SparkMock):
         return [admin.describe(task) for task in service.recent(len(service))]
 
     def reset(self) -> None:
-        self.app.state.tasks.reset()
-        self.app.state.journal.clear()
-        self.app.state.queue.clear()
+        self.app.state.admin.forget()
 
 
 @pytest.fixture(scope="session")

@@ -18,24 +18,22 @@ from mockserver.http_protocol import SERVER_OPTIONS
 from mockserver.http_protocol import configure as configure_protocol
 from mockserver.settings import Settings, SettingsError
 from sparkspec.openapi import SpecError
-from sparkspec.resources import toolkit_version
+from sparkspec.resources import command_parser
 
-EXIT_CODES = """exit codes:
-  0  stopped (Ctrl-C or SIGTERM)
-  2  a bad setting, a bad spec or a state file that cannot be used; the message names it
-  3  the server could not start (uvicorn's code: the port is taken, say)
+EXIT_CODES = """
+0  stopped (Ctrl-C or SIGTERM)
+2  a bad setting, a bad spec or a state file that cannot be used; the message names it
+3  the server could not start (uvicorn's code: the port is taken, say)
 """
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="spark-mock",
-        description="Serve a mock of MuleRouter's wan2.6-i2v-spark API. Every option can also be set "
+    parser = command_parser(
+        "spark-mock",
+        "Serve a mock of MuleRouter's wan2.6-i2v-spark API. Every option can also be set "
         "as a MOCK_* environment variable (MOCK_PORT, MOCK_SPEED, ...); options win.",
-        epilog=EXIT_CODES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        EXIT_CODES,
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {toolkit_version()}")
     parser.add_argument("--host", help="interface to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="TCP port (default 8000)")
     parser.add_argument("--speed", type=float, help="how many times faster than real time tasks run (default 1)")

@@ -3,6 +3,7 @@ toolkit's version."""
 
 from __future__ import annotations
 
+import argparse
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -36,3 +37,16 @@ def toolkit_version() -> str:
         return version("wan-spark-toolkit")
     except PackageNotFoundError:  # run from a checkout that was never installed
         return "0+unknown"
+
+
+def command_parser(prog: str, description: str, exit_codes: str) -> argparse.ArgumentParser:
+    """The parser every command of the toolkit starts from: its ``--help`` lists ``exit_codes`` (one
+    ``code  meaning`` line each) and ``--version`` prints the installed toolkit's version."""
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description=description,
+        epilog="exit codes:\n" + "".join(f"  {line}\n" for line in exit_codes.strip().splitlines()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {toolkit_version()}")
+    return parser

@@ -6,7 +6,6 @@ The key is read from ``MULEROUTER_API_KEY`` only. Exit codes: 0 the target honou
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
@@ -27,19 +26,17 @@ from contract_tests.verdicts import Verdicts
 from mockserver import Settings, SettingsError
 from sparkspec.openapi import ApiSpec
 from sparkspec.redaction import mask
-from sparkspec.resources import toolkit_version
+from sparkspec.resources import command_parser
 
 
 def live_main(argv: Sequence[str] | None = None) -> int:
     """Run the live plan against the target (or print it, with ``--dry-run``)."""
-    parser = argparse.ArgumentParser(
-        prog="spark-live",
-        description="A live conformance run under a spend guard. The key is read from MULEROUTER_API_KEY only.",
-        epilog="exit codes:\n  0  the target keeps every documented rule (deviations are listed, not failures, unless "
-        "STRICT=1)\n  1  violations\n  2  a usage or configuration error (no key, a bad value)\n",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    parser = command_parser(
+        "spark-live",
+        "A live conformance run under a spend guard. The key is read from MULEROUTER_API_KEY only.",
+        "0  the target keeps every documented rule (deviations are listed, not failures, unless STRICT=1)\n"
+        "1  violations\n2  a usage or configuration error (no key, a bad value)",
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {toolkit_version()}")
     parser.add_argument("--dry-run", action="store_true", default=None, help="print the plan; send nothing")
     parser.add_argument("--base-url", help="the API (default https://api.mulerouter.ai)")
     parser.add_argument("--allow-spend", type=float, help="dollars the run may spend on paid generations")
@@ -163,14 +160,12 @@ def _limits(config: LiveConfig) -> str:
 
 def drift_main(argv: Sequence[str] | None = None) -> int:
     """Replay a cassette against the mock and report the differences."""
-    parser = argparse.ArgumentParser(
-        prog="spark-drift",
-        description="Compare a recorded live run with the mock.",
-        epilog="exit codes:\n  0  no drift\n  1  the mock differs from the recording\n"
-        "  2  a usage or configuration error (an unreadable cassette, a bad setting)\n",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    parser = command_parser(
+        "spark-drift",
+        "Compare a recorded live run with the mock.",
+        "0  no drift\n1  the mock differs from the recording\n"
+        "2  a usage or configuration error (an unreadable cassette, a bad setting)",
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {toolkit_version()}")
     parser.add_argument("cassette", type=Path, help="a cassette written by spark-live --record")
     parser.add_argument("--follow", action="store_true", help="configure the mock to follow the recording")
     parser.add_argument("--report-dir", type=Path, default=Path(os.environ.get("REPORT_DIR") or "reports/drift"))
