@@ -208,7 +208,7 @@ def _json(content: Any) -> Reply:
 async def _payload(call: Call, usage: str) -> Any:
     """The JSON body of an admin request; ``400`` with ``usage`` when it is not one."""
     try:
-        declared = call.headers.get(b"content-length", b"").decode("latin-1")
+        declared = call.headers.get(b"content-length", b"")
         return parse_json(await read_limited(call.receive, MAX_ADMIN_BODY, declared))
     except (MalformedBody, BodyTooLarge) as exc:
         raise ApiError(400, f"{exc}. {usage}") from None
