@@ -54,12 +54,15 @@ class Notes:
     task_id: str | None = None
     scenario: str | None = None
     shot_type: Any = NOT_NOTED
+    fault: str | None = None  # what a scenario did to the answer (delayed, dropped, lost...)
 
     def shown(self) -> dict[str, Any]:
         """The notes an entry shows under ``notes``: those that were made."""
         shown: dict[str, Any] = {}
         if self.scenario is not None:
             shown["scenario"] = self.scenario
+        if self.fault is not None:
+            shown["fault"] = self.fault
         if self.shot_type is not NOT_NOTED:
             shown["shot_type"] = self.shot_type
         return shown

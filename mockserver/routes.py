@@ -31,9 +31,9 @@ from mockserver.bodies import (
 )
 from mockserver.contract import Admission, Contract
 from mockserver.errors import ApiError, ErrorCatalog
+from mockserver.faults import Faults
 from mockserver.frontdoor import JSON, Call, Reply, Route, base_url
-from mockserver.journal import Notes
-from mockserver.outcome_queue import OutcomeQueue
+from mockserver.outcome_queue import MAX_QUEUED
 from mockserver.presenter import ASSET_PREFIX, VIDEO_NAME, Presenter
 from mockserver.scenarios import Scenario, ScenarioError, ScenarioParser
 from mockserver.settings import ANY_KEY, Settings, ShotField
@@ -62,13 +62,6 @@ SMALL_BODY = 4096
 AUTH_VERDICTS = 256
 AUTH_VERDICT_BYTES = 512
 SCENARIO_HEADER = "X-Mock-Scenario"
-# What a scenario can make a create answer (``status=...``), and what the answer says.
-REJECTIONS = {
-    402: "Insufficient balance (simulated by the mock)",
-    429: "Rate limit reached; retry after {retry_after} seconds (simulated by the mock)",
-    500: "Internal error; retry later (simulated by the mock)",
-}
-RETRYING_STATUS = 429  # the one that carries Retry-After
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +76,7 @@ class Dependencies:
     presenter: Presenter
     scenarios: ScenarioParser
     default_scenario: Scenario
-    queue: OutcomeQueue
+    faults: Faults
 
 
 class GenerationApi:
@@ -149,22 +142,40 @@ class GenerationApi:
         if admission.fields is None:
             raise deps.errors.error(400, "; ".join(p.message for p in admission.problems), operation_id=CREATE)
         notes.shot_type = _effective_shot_type(admission.read, admission.fields, self._shot_field)
+        faults = deps.faults
         if scenario is None:  # a valid create without the header takes the next queued outcome, if any
-            scenario = self._queued(notes)
-        if scenario.reject_status is not None:
-            raise self._rejection(scenario)
+            scenario = faults.queued_create(authorization, notes) or deps.default_scenario
+        # Each fault is one attribute read when the scenario has none: nearly every create.
+        if scenario.delay is not None or faults.latency:
+            await faults.wait("create", scenario, notes)
+        if scenario.reject_status is not None or scenario.drop:
+            faults.refuse(CREATE, scenario, notes)
+        if scenario.poll_faults and not faults.has_room_for(scenario):
+            raise deps.errors.error(400, f"{SCENARIO_HEADER}: {MAX_QUEUED} outcomes wait already", operation_id=CREATE)
         task = deps.tasks.create(admission.fields, scenario)
         notes.task_id = task.id
-        return Reply(202, deps.presenter.created(task))
+        if scenario.poll_faults:
+            faults.plan_polls(task.id, scenario)
+        if scenario.lose_answer is not None:
+            faults.lose(CREATE, scenario, notes)
+        reply = Reply(202, deps.presenter.created(task))
+        return reply if scenario.trickle is None else faults.deliver(reply, scenario, notes)
 
     async def poll(self, call: Call) -> Reply:
-        deps = self.deps
-        headers = call.headers
-        self._authorize(headers.get(b"authorization"), POLL)
+        deps, notes = self.deps, call.notes
+        authorization = call.headers.get(b"authorization")
+        self._authorize(authorization, POLL)
         task = self._find(call.params["task_id"], POLL)
-        call.notes.task_id = task.id
+        notes.task_id = task.id
+        faults = deps.faults
+        scenario = faults.queued_poll(task.id, authorization, notes)
+        if scenario is not None or faults.latency:
+            await faults.wait("poll", scenario, notes)
+        if scenario is not None:
+            faults.refuse(POLL, scenario, notes)
         state = deps.tasks.read(task)
-        return Reply(200, deps.presenter.result_json(task, state, lambda: base_url(call, deps.settings.public_url)))
+        reply = Reply(200, deps.presenter.result_json(task, state, lambda: base_url(call, deps.settings.public_url)))
+        return reply if scenario is None else faults.deliver(reply, scenario, notes)
 
     async def video(self, call: Call) -> Reply:
         task = self._find(call.params["task_id"], None)
@@ -267,13 +278,6 @@ class GenerationApi:
         except ScenarioError as exc:
             raise self.deps.errors.error(400, f"{SCENARIO_HEADER}: {exc}", operation_id=CREATE) from None
 
-    def _queued(self, notes: Notes) -> Scenario:
-        text = self.deps.queue.pop("create")
-        if text is None:
-            return self.deps.default_scenario
-        notes.scenario = f"queued: {text[:200]}"
-        return self.deps.scenarios.parse(text)  # checked when it was queued
-
     def _check_content_type(self, raw_type: bytes, raw_encoding: bytes | None) -> None:
         content_type = raw_type.decode("latin-1")
         encoding = None if raw_encoding is None else raw_encoding.decode("latin-1")
@@ -287,12 +291,6 @@ class GenerationApi:
             problem = f"Content-Encoding {encoding[:40]} is not accepted; send the body uncompressed"
         if problem is not None:
             raise self.deps.errors.error(415, problem, operation_id=CREATE)
-
-    def _rejection(self, scenario: Scenario) -> ApiError:
-        status = scenario.reject_status or 500
-        detail = REJECTIONS[status].format(retry_after=scenario.retry_after)
-        headers = {"Retry-After": str(scenario.retry_after)} if scenario.retry_after is not None else None
-        return self.deps.errors.error(status, detail, operation_id=CREATE, headers=headers)
 
     def _find(self, raw_id: str, operation_id: str | None) -> Task:
         task = self.deps.tasks.find(raw_id)

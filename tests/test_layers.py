@@ -17,7 +17,7 @@ MOCK_LAYERS = (
     ("bodies", "problems"),
     ("journal", "state_file", "settings"),
     ("contract",),
-    ("frontdoor", "errors", "presenter", "routes", "admin", "http_protocol"),
+    ("frontdoor", "errors", "presenter", "faults", "routes", "admin", "http_protocol"),
     ("app", "spark_mock", "launcher", "pytest_plugin", "__init__", "__main__"),
 )
 MOCK_LAYER = {
