@@ -56,6 +56,7 @@ class MemoryStore:
         self._slots: list[int] = []  # the slot numbers, made once: the dict refers to these
         self._times = array("d")  # created_at, queue_seconds, run_seconds: three per slot
         self._videos: list[int] = []
+        self._renderings: list[str | None] = []  # identical requests share one key object
         self._failures: list[Failure | None] = []
         self._oldest = 0  # the slot the next task takes, once the store is full
 
@@ -70,6 +71,7 @@ class MemoryStore:
             self._slots.append(slot)
             self._times.extend((task.created_at, task.queue_seconds, task.run_seconds))
             self._videos.append(task.video_seconds)
+            self._renderings.append(task.rendering)
             self._failures.append(task.failure)
         else:
             slot = self._oldest
@@ -82,6 +84,7 @@ class MemoryStore:
             times, at = self._times, 3 * slot
             times[at], times[at + 1], times[at + 2] = task.created_at, task.queue_seconds, task.run_seconds
             self._videos[slot] = task.video_seconds
+            self._renderings[slot] = task.rendering
             self._failures[slot] = task.failure
         slot_of[task.id] = self._slots[slot]
         return True
@@ -109,4 +112,12 @@ class MemoryStore:
 
     def _task(self, slot: int) -> Task:
         times, at = self._times, 3 * slot
-        return Task(self._ids[slot], times[at], times[at + 1], times[at + 2], self._failures[slot], self._videos[slot])
+        return Task(
+            self._ids[slot],
+            times[at],
+            times[at + 1],
+            times[at + 2],
+            self._failures[slot],
+            self._videos[slot],
+            self._renderings[slot],
+        )
