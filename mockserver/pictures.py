@@ -25,7 +25,8 @@ from mockserver.video_recipe import Recipe
 Size = tuple[int, int]
 # 1080p in each orientation; an image gets the one nearest its aspect ratio.
 LANDSCAPE, PORTRAIT, SQUARE = (1920, 1080), (1080, 1920), (1080, 1080)
-FRAME_SIZES = (LANDSCAPE, PORTRAIT, SQUARE)
+# An image at most this much wider than tall (or taller than wide) is square.
+SQUARE_WITHIN = 1.2
 # Prepared pictures are this much larger than the frame on each axis: the room the camera moves in.
 MARGIN = 0.08
 # Whatever the header says, a picture larger than this is not decoded (a decompression bomb).
@@ -61,6 +62,8 @@ def open_image(data: str | None) -> Image.Image | None:
             if image.width * image.height > MAX_PIXELS:
                 return None
             upright = ImageOps.exif_transpose(image)
+            if upright.mode.startswith("I"):  # 16-bit grey: Pillow would clip it to white, not scale it
+                upright = upright.convert("I").point(lambda value: value / 256).convert("L")
             # Transparent pixels (a WEBP or BMP may have them) go over black, as a player would show them.
             if upright.mode in ("RGBA", "LA", "PA") or "transparency" in upright.info:
                 rgba = upright.convert("RGBA")
@@ -72,11 +75,14 @@ def open_image(data: str | None) -> Image.Image | None:
 
 
 def frame_size(image: Image.Image | None) -> Size:
-    """The frame for a first frame: 1080p in the orientation nearest the image's; landscape without one."""
+    """The frame for a first frame: 1080p in the image's orientation (square within :data:`SQUARE_WITHIN`);
+    landscape without one. A 4:3 photo is landscape, as a camera held level takes it."""
     if image is None:
         return LANDSCAPE
-    ratio = math.log(image.width / image.height)
-    return min(FRAME_SIZES, key=lambda size: abs(math.log(size[0] / size[1]) - ratio))
+    ratio = image.width / image.height
+    if ratio > SQUARE_WITHIN:
+        return LANDSCAPE
+    return PORTRAIT if ratio < 1 / SQUARE_WITHIN else SQUARE
 
 
 def prepared_size(frame: Size) -> Size:

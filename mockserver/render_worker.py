@@ -28,11 +28,13 @@ RENDER_TIMEOUT = 300.0
 
 
 class Job(NamedTuple):
-    """One rendering to make: written to ``part``, then renamed to ``final`` once complete."""
+    """One rendering to make: written to ``part``, then renamed to ``final`` once complete; ``shared``:
+    other processes use the same directory."""
 
     recipe: Recipe
     part: Path
     final: Path
+    shared: bool = False
 
 
 class Outcome(NamedTuple):
@@ -93,7 +95,8 @@ class RenderWorker:
         return Outcome(job, error, time.monotonic() - self._started)
 
     def close(self) -> None:
-        """Stop the child (it is started again for the next job)."""
+        """Stop the child (it is started again for the next job): asked to, when it is idle; killed, when
+        it is working (it would finish its rendering before it read the request)."""
         conn, process = self._conn, self._process
         self._conn = self._process = None
         if conn is not None:
@@ -101,7 +104,7 @@ class RenderWorker:
                 conn.send(None)
             conn.close()
         if process is not None:
-            process.join(timeout=1)
+            process.join(timeout=0 if self._job is not None else 1)
             if process.is_alive():
                 process.kill()
                 process.join(timeout=5)

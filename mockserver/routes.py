@@ -144,10 +144,10 @@ class GenerationApi:
             task = deps.tasks.create(admission.fields, scenario)
         else:
             # A small body's recipe is read here (its images, if any, are small); a large one's was read
-            # off the event loop with the body. The rendering starts now, to be there when the task ends.
+            # off the event loop with the body. The rendering is queued now, due in time for the task's end.
             recipe = recipe or recipe_for(admission.fields, notes.shot_type)
             task = deps.tasks.create(admission.fields, scenario, recipe.key)
-            videos.want(recipe)
+            videos.want(recipe, task.queue_seconds + task.run_seconds)
         notes.task_id = task.id
         return Reply(202, deps.presenter.created(task))
 

@@ -25,7 +25,7 @@ from collections import Counter, OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 
-from mockserver.render_queue import RenderQueue, shared_queue
+from mockserver.render_queue import WANTED, RenderQueue, lead_seconds, shared_queue
 from mockserver.render_worker import Job, Outcome
 from mockserver.video_recipe import Recipe, stand_in
 
@@ -67,7 +67,7 @@ class VideoCache:
         self.shared = shared
         self._queue = queue
         self._lock = threading.Lock()
-        self._pending: set[str] = set()
+        self._pending: dict[str, Job] = {}
         self._failed: set[str] = set()
         self._leases: Counter[str] = Counter()
         # Stem -> the file's path as a string: a create that finds its rendering here looks no further
@@ -78,16 +78,19 @@ class VideoCache:
         self._pid = os.getpid()
         self._clear_dead_parts()
 
-    def want(self, recipe: Recipe) -> None:
-        """Have the rendering of ``recipe`` made, unless it is there or on its way. On every create:
-        when it is, two lookups."""
+    def want(self, recipe: Recipe, ready_in: float = 0.0) -> None:
+        """Have the rendering of ``recipe`` made by the time its task succeeds, ``ready_in`` seconds from
+        now, unless it is there already. On every create: when it is there, two lookups."""
         stem = recipe.key
-        if stem in self._pending:
+        due = time.monotonic() + max(0.0, ready_in - lead_seconds(recipe.seconds))
+        pending = self._pending.get(stem)
+        if pending is not None:  # on its way; due by this task's time, if that is earlier
+            self.queue.submit(pending, self._finished, due)
             return
         found = self._ready.get(stem)
         if found is not None and not (self.shared and not os.path.exists(found)):
             return
-        self._request(recipe, stem)
+        self._request(recipe, stem, due)
 
     async def file(self, key: str) -> Path | None:
         """The rendering of ``key``, waiting for it if it is being made, or having it made (without its
@@ -95,25 +98,35 @@ class VideoCache:
         video); :class:`VideoNotReady` after :data:`WAIT_SECONDS`."""
         final = self._path(key)
         deadline = time.monotonic() + WAIT_SECONDS
-        hurried = False
-        while True:
-            for stem in (key, key + STAND_IN):
-                path = self._path(stem)
-                if path.is_file():
-                    return path
-            if key in self._pending:
-                if not hurried:
-                    self.queue.hurry(final)
-                    hurried = True
-            elif key + STAND_IN not in self._pending and not self._made_elsewhere(key):
-                recipe = stand_in(key)
-                if recipe is None or key + STAND_IN in self._failed:
-                    return None
-                self._request(recipe, key + STAND_IN)
-                self.queue.hurry(self._path(key + STAND_IN))
-            if time.monotonic() > deadline:
-                raise VideoNotReady(f"the video {key} is still being rendered")
-            await asyncio.sleep(WAIT_POLL_SECONDS)
+        hurried = asked = False
+        wanted = self.directory / f"{key}{WANTED}"
+        try:
+            while True:
+                for stem in (key, key + STAND_IN):
+                    path = self._path(stem)
+                    if path.is_file():
+                        return path
+                if key in self._pending:
+                    if not hurried:
+                        self.queue.hurry(final)
+                        hurried = True
+                elif self._made_elsewhere(key):
+                    if not asked:  # that process renders it now (render_queue.WANTED)
+                        with contextlib.suppress(OSError):
+                            wanted.touch()
+                        asked = True
+                elif key + STAND_IN not in self._pending:
+                    recipe = stand_in(key)
+                    if recipe is None or key + STAND_IN in self._failed:
+                        return None
+                    self._request(recipe, key + STAND_IN, 0.0)
+                if time.monotonic() > deadline:
+                    raise VideoNotReady(f"the video {key} is still being rendered")
+                await asyncio.sleep(WAIT_POLL_SECONDS)
+        finally:
+            if asked:  # gone already if that process saw it
+                with contextlib.suppress(OSError):
+                    wanted.unlink()
 
     def lease(self, path: Path) -> Callable[[], None]:
         """Keep ``path`` from being evicted until the returned function is called (a download in
@@ -143,20 +156,20 @@ class VideoCache:
     def __len__(self) -> int:
         return len(self._ready)
 
-    def _request(self, recipe: Recipe, stem: str) -> None:
-        part = self.directory / f"{stem}.{self._pid}.part"
+    def _request(self, recipe: Recipe, stem: str, due: float) -> None:
+        job = Job(recipe, self.directory / f"{stem}.{self._pid}.part", self._path(stem), self.shared)
         with self._lock:
             if stem in self._pending:
                 return
-            self._pending.add(stem)
-        if not self.queue.submit(Job(recipe, part, self._path(stem)), self._finished):
+            self._pending[stem] = job
+        if not self.queue.submit(job, self._finished, due):
             with self._lock:
-                self._pending.discard(stem)
+                self._pending.pop(stem, None)
 
     def _finished(self, outcome: Outcome) -> None:
         stem = outcome.job.final.stem
         with self._lock:
-            self._pending.discard(stem)
+            self._pending.pop(stem, None)
             if outcome.error is None:
                 self._ready[stem] = str(outcome.job.final)
                 self._ready.move_to_end(stem)

@@ -96,16 +96,27 @@ def test_renderings_outlive_the_process_and_dead_parts_are_cleared(tmp_path: Pat
     assert asyncio.run(after.file(recipe.key)) == made
 
 
+def test_a_rendering_is_due_shortly_before_its_task_ends_or_at_once_when_a_download_waits(tmp_path: Path) -> None:
+    recipe = recipe_for({**FIELDS, "audio": False}, None)
+    cache = VideoCache(tmp_path, 10)
+    cache.want(recipe, ready_in=3600)  # a task an hour long: nothing to render for a while
+    time.sleep(0.3)
+    assert not (tmp_path / f"{recipe.key}.mp4").exists()
+    path = asyncio.run(cache.file(recipe.key))  # its download comes early (a clock moved on)
+    assert path == tmp_path / f"{recipe.key}.mp4"
+
+
 def test_a_download_waits_for_a_rendering_another_worker_is_making(tmp_path: Path) -> None:
     recipe = recipe_for({**FIELDS, "image": DARK_SQUARE}, None)
-    maker, other = VideoCache(tmp_path, 10), VideoCache(tmp_path, 10)
+    maker, other = VideoCache(tmp_path, 10, shared=True), VideoCache(tmp_path, 10, shared=True)
     maker._pid = os.getppid()  # as if it were another live process: its part files name it
-    maker.want(recipe)
+    maker.want(recipe, ready_in=3600)  # not due for an hour: the download asks that process to hurry
     while not list(tmp_path.glob("*.part")):
         time.sleep(0.01)
     path = asyncio.run(other.file(recipe.key))
     assert path is not None and path.name == f"{recipe.key}.mp4"  # the real one, not made again without its image
     assert probe(path.read_bytes()).width == 1080
+    assert not list(tmp_path.glob("*.wanted"))
 
 
 def test_a_job_the_queue_has_no_room_for_is_made_without_its_images(tmp_path: Path) -> None:
