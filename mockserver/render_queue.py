@@ -21,7 +21,7 @@ import itertools
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from mockserver.render_worker import Job, Outcome, RenderWorker
@@ -111,9 +111,6 @@ class RenderQueue:
             if final in self._jobs:
                 self._reschedule(final, 0.0)
 
-    def __len__(self) -> int:
-        return len(self._jobs) + (self._current is not None)
-
     def stop(self) -> None:
         """Stop the thread (the jobs still waiting are dropped) and the render process."""
         with self._cond:
@@ -145,7 +142,9 @@ class RenderQueue:
                 if not worker.busy and self._jobs and self._next_wait() <= 0:
                     started = self._pop_due()
                     self._current = started
-                watched = {job.final.parent for job, _, _ in self._jobs.values() if job.shared}
+                watched = (
+                    {job.final.parent for job, _, _ in self._jobs.values() if job.shared} if self._shared_jobs else ()
+                )
             for job in unmarked:
                 with contextlib.suppress(OSError):
                     job.part.touch()
@@ -177,7 +176,7 @@ class RenderQueue:
         self._shared_jobs -= job.shared
         return job, done
 
-    def _wanted(self, directories: set[Path]) -> None:
+    def _wanted(self, directories: Iterable[Path]) -> None:
         """Hurry the jobs that a download through another process waits for (its WANTED files)."""
         for directory in directories:
             for wanted in directory.glob(f"*{WANTED}"):

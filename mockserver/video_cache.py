@@ -82,13 +82,13 @@ class VideoCache:
         """Have the rendering of ``recipe`` made by the time its task succeeds, ``ready_in`` seconds from
         now, unless it is there already. On every create: when it is there, two lookups."""
         stem = recipe.key
+        found = self._ready.get(stem)
+        if found is not None and not (self.shared and not os.path.exists(found)):
+            return
         due = time.monotonic() + max(0.0, ready_in - lead_seconds(recipe.seconds))
         pending = self._pending.get(stem)
         if pending is not None:  # on its way; due by this task's time, if that is earlier
             self.queue.submit(pending, self._finished, due)
-            return
-        found = self._ready.get(stem)
-        if found is not None and not (self.shared and not os.path.exists(found)):
             return
         self._request(recipe, stem, due)
 
@@ -102,10 +102,8 @@ class VideoCache:
         wanted = self.directory / f"{key}{WANTED}"
         try:
             while True:
-                for stem in (key, key + STAND_IN):
-                    path = self._path(stem)
-                    if path.is_file():
-                        return path
+                if final.is_file():
+                    return final
                 if key in self._pending:
                     if not hurried:
                         self.queue.hurry(final)
@@ -115,6 +113,8 @@ class VideoCache:
                         with contextlib.suppress(OSError):
                             wanted.touch()
                         asked = True
+                elif (made_again := self._path(key + STAND_IN)).is_file():  # nobody makes the real one
+                    return made_again
                 elif key + STAND_IN not in self._pending:
                     recipe = stand_in(key)
                     if recipe is None or key + STAND_IN in self._failed:
@@ -152,9 +152,6 @@ class VideoCache:
         if self._queue is None:
             self._queue = shared_queue()
         return self._queue
-
-    def __len__(self) -> int:
-        return len(self._ready)
 
     def _request(self, recipe: Recipe, stem: str, due: float) -> None:
         job = Job(recipe, self.directory / f"{stem}.{self._pid}.part", self._path(stem), self.shared)
