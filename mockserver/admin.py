@@ -8,8 +8,9 @@ GET    /__mock/requests?limit=N    the journal, oldest first
 DELETE /__mock/requests            empty the journal
 GET    /__mock/tasks?limit=N       stored tasks with their current state and timeline
 GET    /__mock/tasks/{task_id}     one of them
-POST   /__mock/scenarios           {"operation": "create", "outcomes": ["status=503", ...]} queues
-                                   outcomes for the next valid creates sent without X-Mock-Scenario
+POST   /__mock/scenarios           {"operation": "create" | "poll", "outcomes": ["status=503", ...]} queues
+                                   outcomes for the next valid creates sent without X-Mock-Scenario,
+                                   or the next polls; with "api_key": only for requests with that key
 GET    /__mock/scenarios           what is queued
 DELETE /__mock/scenarios           empty the queue (a reset does too)
 GET    /__mock/openapi.json        the spec, whose only server is this mock as the client reached it
@@ -137,14 +138,20 @@ class AdminApi:
 
     async def queue_outcomes(self, call: Call) -> Reply:
         usage = (
-            'Send {"operation": "create", "outcomes": [<scenario>, ...]}, each outcome in the grammar of'
-            " X-Mock-Scenario"
+            'Send {"operation": "create" | "poll", "outcomes": [<scenario>, ...], "api_key": <optional>}, each'
+            " outcome in the grammar of X-Mock-Scenario (a poll's: ok, status=<code> or drop, with delay and trickle)"
         )
         payload = await _payload(call, usage)
         if not isinstance(payload, dict):
             raise ApiError(400, usage)
         try:
-            enqueue(self.queue, self.scenarios, payload.get("operation", "create"), payload.get("outcomes"))
+            enqueue(
+                self.queue,
+                self.scenarios,
+                payload.get("operation", "create"),
+                payload.get("outcomes"),
+                payload.get("api_key"),
+            )
         except ValueError as exc:  # QueueFull too
             raise ApiError(400, f"{exc}. {usage}") from None
         return _json({"queued": self.queue.pending()})
@@ -209,7 +216,7 @@ def _json(content: Any) -> Reply:
 async def _payload(call: Call, usage: str) -> Any:
     """The JSON body of an admin request; ``400`` with ``usage`` when it is not one."""
     try:
-        declared = call.headers.get(b"content-length", b"").decode("latin-1")
+        declared = call.headers.get(b"content-length", b"")
         return parse_json(await read_limited(call.receive, MAX_ADMIN_BODY, declared))
     except (MalformedBody, BodyTooLarge) as exc:
         raise ApiError(400, f"{exc}. {usage}") from None

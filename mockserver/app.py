@@ -14,12 +14,13 @@ from mockserver.admin import ADMIN_PREFIX, AdminApi
 from mockserver.clock import Clock, SystemClock
 from mockserver.contract import Contract, FormatCheck
 from mockserver.errors import ErrorCatalog
+from mockserver.faults import LOST_STATUSES, POLL_STATUSES, REJECTIONS, Faults, scenario_parser
 from mockserver.frontdoor import FrontDoor, Routes
 from mockserver.journal import Journal
 from mockserver.outcome_queue import MemoryQueue, OutcomeQueue
 from mockserver.presenter import Presenter
-from mockserver.routes import CREATE, POLL, REJECTIONS, RETRYING_STATUS, SCENARIO_HEADER, Dependencies, GenerationApi
-from mockserver.scenarios import SUCCEED, FailureReason, ScenarioError, ScenarioParser
+from mockserver.routes import CREATE, POLL, SCENARIO_HEADER, Dependencies, GenerationApi
+from mockserver.scenarios import SUCCEED, FailureReason, ScenarioError
 from mockserver.settings import ANY_KEY, Settings, SettingsError, ShotField
 from mockserver.state_file import SharedClock, StateFile, StateJournal, StateQueue, StateStore
 from mockserver.store import MemoryStore, TaskStore
@@ -102,14 +103,15 @@ def create_app(
     presenter = Presenter(lifecycle.vocabularies[settings.vocabulary], settings.error_placement, settings.timestamps)
 
     failure_codes = {e.code: FailureReason(e.title, e.description) for e in spec.task_error_codes}
-    scenarios = ScenarioParser(failure_codes, tuple(REJECTIONS), RETRYING_STATUS)
+    scenarios = scenario_parser(failure_codes)
     try:
         default_scenario = scenarios.parse(settings.scenario) if settings.scenario else SUCCEED
     except ScenarioError as exc:
         raise SettingsError(f"scenario: {SCENARIO_HEADER}: {exc}") from None
-    undocumented = [s for s in REJECTIONS if not errors.is_documented(CREATE, s)]
-    if undocumented:
-        raise SpecError(f"{CREATE} must document {undocumented}, which scenarios can make it answer")
+    for operation_id, statuses in ((CREATE, {*REJECTIONS, *LOST_STATUSES}), (POLL, set(POLL_STATUSES))):
+        undocumented = sorted(s for s in statuses if not errors.is_documented(operation_id, s))
+        if undocumented:
+            raise SpecError(f"{operation_id} must document {undocumented}, which scenarios can make it answer")
     counter = reset_counter = None
     if state is not None:
         counter = partial(state.next_number, "task_ids")
@@ -135,7 +137,7 @@ def create_app(
             presenter=presenter,
             scenarios=scenarios,
             default_scenario=default_scenario,
-            queue=queue,
+            faults=Faults(queue, scenarios, errors, settings.latency, settings.seed),
             videos=_videos(settings),
         )
     )

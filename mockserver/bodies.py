@@ -39,27 +39,39 @@ class BodyCutShort(MalformedBody):
     """The client went away before the whole body arrived (the answer is likely never read)."""
 
 
-async def read_limited(receive: Receive, limit: int, declared: str) -> bytes:
+async def read_limited(receive: Receive, limit: int, declared: bytes, first: Message | None = None) -> bytes:
     """The whole body, read from the ASGI ``receive``, or :class:`BodyTooLarge` as soon as it passes
-    ``limit`` bytes. A declared Content-Length (``declared``, the header's value or ``""``) over the
-    limit is refused before a byte is read. (A body that stops coming is the server's to time out:
-    see :mod:`mockserver.http_protocol`.)
+    ``limit`` bytes. A declared Content-Length (``declared``, the header's value or ``b""``) over the
+    limit is refused before a byte is read. ``first``: the first message, if the caller has received
+    it already. (A body that stops coming is the server's to time out: see :mod:`mockserver.http_protocol`.)
     """
     _check_declared(declared, limit)
     chunks: list[bytes] = []
     size = 0
+    message = first or await receive()
     while True:
-        chunk, more = _body_of(await receive(), size)
+        chunk, more = _body_of(message, size)
         size += len(chunk)
         if size > limit:
             raise BodyTooLarge(f"The request body is larger than {limit} bytes")
         if not more:
             return b"".join((*chunks, chunk)) if chunks else chunk  # a small body comes whole: no join
         chunks.append(chunk)
+        message = await receive()
 
 
-def _check_declared(declared: str, limit: int) -> None:
-    if declared.isascii() and declared.isdigit() and int(declared) > limit:
+def whole_body(message: Message, limit: int) -> bytes | None:
+    """The body, when the request's first message holds all of it and it is at most ``limit`` bytes
+    (what nearly every small request sends); else ``None``: :func:`read_limited` reads the rest."""
+    if message["type"] == "http.request" and not message.get("more_body", False):
+        body: bytes = message.get("body", b"")
+        if len(body) <= limit:
+            return body
+    return None
+
+
+def _check_declared(declared: bytes, limit: int) -> None:
+    if declared.isdigit() and int(declared) > limit:  # bytes: ASCII digits only
         raise BodyTooLarge(f"The request body is larger than {limit} bytes")
 
 
@@ -102,7 +114,7 @@ class Spool:
     def __init__(self, capacity: int) -> None:
         self.capacity, self.used = capacity, 0
 
-    async def receive(self, receive: Receive, limit: int, declared: str) -> SpooledBody:
+    async def receive(self, receive: Receive, limit: int, declared: bytes) -> SpooledBody:
         """The body, as :func:`read_limited` reads it, in a file; or :class:`SpoolFull`."""
         _check_declared(declared, limit)
         file = tempfile.TemporaryFile()  # noqa: SIM115 -- SpooledBody closes it
@@ -142,17 +154,18 @@ def parse_json(raw: bytes) -> Any:
     two to the same answers.
     """
     if len(raw) <= FAST_PARSE_BYTES:
+        try:
+            value = orjson.loads(raw)  # orjson stops at its own depth (1024) without recursing
+        except orjson.JSONDecodeError:
+            value = _UNREAD  # the standard library says why, in its own words
+        if type(value) is dict and _flat_and_exact(value):  # a create's body: one level, nothing to walk
+            return value
         # Measured on small bodies only (a walk of a large one would hold the loop); the contract
         # adapter refuses a large one that nests too deep for the validator.
         if raw.count(b"[") + raw.count(b"{") > MAX_DEPTH and _depth(raw) > MAX_DEPTH:
             raise MalformedBody(f"Malformed JSON: nested more than {MAX_DEPTH} levels deep")
-        try:
-            value = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            pass  # the standard library says why, in its own words
-        else:
-            if not _has_large_float(value):
-                return value
+        if value is not _UNREAD and not _has_large_float(value):
+            return value
     elif _values(raw) > MAX_VALUES and _values(_STRING.sub(b'""', raw)) > MAX_VALUES:
         # A bound on the values, from the separators: those inside strings are counted only when
         # there are too many, since a large body is mostly the Base64 string of an image.
@@ -210,17 +223,17 @@ def _reject_constant(name: str) -> Any:
 _DECODER = json.JSONDecoder(parse_constant=_reject_constant)
 
 
-def _has_large_float(value: Any) -> bool:
-    if type(value) is dict:  # a create's body is a flat object of strings and small numbers: no walk
-        flat = True
-        for item in value.values():
-            kind = type(item)
-            if kind is float and not -_INT64 < item < _INT64:
-                return True
-            if kind is dict or kind is list:
-                flat = False
-        if flat:
+def _flat_and_exact(value: dict[str, Any]) -> bool:
+    """Whether an object holds no object or array (so it nests one level) and no float that orjson
+    may have rounded from an integer past 64 bits: then orjson's reading is the standard library's."""
+    for item in value.values():
+        kind = type(item)
+        if kind is dict or kind is list or (kind is float and not -_INT64 < item < _INT64):
             return False
+    return True
+
+
+def _has_large_float(value: Any) -> bool:
     stack = [value]
     while stack:
         item = stack.pop()
@@ -235,6 +248,7 @@ def _has_large_float(value: Any) -> bool:
 
 
 _INT64 = float(2**63)
+_UNREAD: Any = object()  # what orjson could not read
 
 
 def _has_lone_surrogate(value: Any) -> bool:

@@ -42,6 +42,11 @@ class ApiError(Exception):
             return json.dumps(fields, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "backslashreplace")
 
 
+class DropConnection(Exception):
+    """No answer at all: the front door closes the connection (a fault a scenario asked for). Served
+    in-process, where there is no connection, the exception reaches the client instead."""
+
+
 def internal_error() -> ApiError:
     """The answer to a crash of the mock itself."""
     return ApiError(500, "Internal error in the mock; this is a bug, please report it")

@@ -20,7 +20,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 from starlette.datastructures import URL
 from starlette.responses import RedirectResponse
@@ -28,7 +28,7 @@ from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mockserver.clock import Clock
-from mockserver.errors import ApiError, internal_error
+from mockserver.errors import ApiError, DropConnection, internal_error
 from mockserver.journal import Journal, Notes, Visit, pack_headers
 
 log = logging.getLogger("mockserver")
@@ -38,7 +38,8 @@ _LOW_BITS = 1 << 64 | 1  # of the trace id (the high 128 bits of 192) and of the
 _TRACEPARENT = re.compile(r"^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
 
 
-class Reply(NamedTuple):
+@dataclass(slots=True)  # not frozen, nor a named tuple: either costs twice as much to make, once per request
+class Reply:
     """A whole answer: status, body and headers beyond ``Content-Type`` and ``Content-Length``; or,
     with ``stream``, an ASGI app that sends the answer itself (a file, with its ranges)."""
 
@@ -185,6 +186,11 @@ class FrontDoor:
                 reply = await route.handler(Call(scope, receive, headers, params, notes))
             except ApiError as exc:
                 reply = error_reply(exc)
+            except DropConnection:
+                status = 0  # in the journal: no answer
+                if not _drop(send):
+                    raise
+                return
             except Redirect as moved:
                 reply = Reply(
                     307, b"", stream=RedirectResponse(str(URL(scope={**scope, "path": _spelled(scope, moved)})))
@@ -287,6 +293,22 @@ async def _stream(app: ASGIApp, scope: Scope, receive: Receive, send: Send, trac
         await send(body)
         return 500
     return status
+
+
+def _drop(send: Send) -> bool:
+    """Close the connection of ``send`` with no answer; ``False`` where there is no connection to close.
+
+    ASGI has no message for it, so it is done to the server's objects: uvicorn's ``send`` belongs to
+    the request's cycle, which holds the connection's transport. The cycle is marked disconnected
+    first, so that uvicorn neither answers 500 for the app nor logs an error.
+    """
+    cycle = getattr(send, "__self__", None)
+    transport = getattr(cycle, "transport", None)
+    if transport is None or not hasattr(cycle, "disconnected") or not callable(getattr(transport, "abort", None)):
+        return False
+    cycle.disconnected = True  # type: ignore[union-attr]
+    transport.abort()
+    return True
 
 
 def _spelled(scope: Scope, moved: Redirect) -> str:

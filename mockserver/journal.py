@@ -15,7 +15,7 @@ import threading
 from collections import deque
 from dataclasses import asdict, dataclass, field
 from itertools import chain
-from typing import Any, NamedTuple
+from typing import Any
 
 from mockserver.bodies import MalformedBody, parse_json
 from mockserver.clock import timestamp
@@ -54,20 +54,24 @@ class Notes:
     task_id: str | None = None
     scenario: str | None = None
     shot_type: Any = NOT_NOTED
+    fault: str | None = None  # what a scenario did to the answer (delayed, dropped, lost...)
 
     def shown(self) -> dict[str, Any]:
         """The notes an entry shows under ``notes``: those that were made."""
         shown: dict[str, Any] = {}
         if self.scenario is not None:
             shown["scenario"] = self.scenario
+        if self.fault is not None:
+            shown["fault"] = self.fault
         if self.shot_type is not NOT_NOTED:
             shown["shot_type"] = self.shot_type
         return shown
 
 
-class Visit(NamedTuple):
-    """A request as recorded: raw, not yet redacted (that happens when it is read). A tuple, as
-    one is made for every request."""
+@dataclass(slots=True)
+class Visit:
+    """A request as recorded: raw, not yet redacted (that happens when it is read). Neither frozen nor
+    a named tuple: either costs twice as much to make, and one is made for every request."""
 
     at: float
     method: str
@@ -93,12 +97,13 @@ def pack_headers(headers: list[tuple[bytes, bytes]]) -> bytes | list[tuple[bytes
     A thousand kept requests' header lists are ten thousand small objects, freed long after they were
     made, when the CPU's caches have forgotten them: kept as one object each, creates run faster.
     """
-    headers = headers[:MAX_HEADERS]
+    if len(headers) > MAX_HEADERS:  # else no copy: nearly every request
+        headers = headers[:MAX_HEADERS]
     packed = b"\n".join(chain.from_iterable(headers))
     if len(packed) > _ROOMY:
         headers = [(name[:MAX_HEADER_CHARS], value[:MAX_HEADER_CHARS]) for name, value in headers]
         packed = b"\n".join(chain.from_iterable(headers))
-    return packed if packed.count(b"\n") == 2 * len(headers) - 1 else headers
+    return packed if packed.count(b"\n") == 2 * len(headers) - 1 else list(headers)
 
 
 def unpack_headers(headers: bytes | list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:

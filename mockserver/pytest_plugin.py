@@ -58,10 +58,12 @@ class SparkMock(ABC):
         """Move the mock's clock ``seconds`` forwards: tasks move on as if that time had passed."""
 
     @abstractmethod
-    def queue(self, *outcomes: str) -> None:
-        """Set the outcomes of the next valid creates sent without ``X-Mock-Scenario``, one each, in
-        order; then the mock's default again. Each is a scenario text: ``"status=429; retry-after=2"``,
-        ``"status=500"``, ``"fail=3001"``, ``"fail=4008; stage=queued"``, ``"stall"`` or ``"succeed"``.
+    def queue(self, *outcomes: str, operation: str = "create", api_key: str | None = None) -> None:
+        """Set the outcomes of the next valid creates sent without ``X-Mock-Scenario`` (or, with
+        ``operation="poll"``, of the next polls), one each, in order; then normal service again. Each is
+        a scenario text: ``"status=503"``, ``"status=429; retry-after=2"``, ``"fail=3001"``, ``"stall"``,
+        ``"drop"``, ``"succeed; lose-answer=drop"``, ``"delay=3"``; for polls ``"ok"``, ``"status=503"``,
+        ``"drop"``. With ``api_key``, only requests with that key take them.
         """
 
     @abstractmethod
@@ -99,8 +101,9 @@ class SocketMock(SparkMock):
     def advance(self, seconds: float) -> None:
         self._call("POST", "/clock/advance", {"seconds": seconds})
 
-    def queue(self, *outcomes: str) -> None:
-        self._call("POST", "/scenarios", {"operation": "create", "outcomes": list(outcomes)})
+    def queue(self, *outcomes: str, operation: str = "create", api_key: str | None = None) -> None:
+        payload = {"operation": operation, "outcomes": list(outcomes), "api_key": api_key}
+        self._call("POST", "/scenarios", payload)
 
     def requests(self) -> list[JournalEntry]:
         return [JournalEntry(**entry) for entry in self._call("GET", "/requests")["requests"]]
@@ -134,8 +137,8 @@ class AsgiMock(SparkMock):
     def advance(self, seconds: float) -> None:
         self.app.state.clock.advance(float(seconds))
 
-    def queue(self, *outcomes: str) -> None:
-        enqueue(self.app.state.queue, self.app.state.scenarios, "create", list(outcomes))
+    def queue(self, *outcomes: str, operation: str = "create", api_key: str | None = None) -> None:
+        enqueue(self.app.state.queue, self.app.state.scenarios, operation, list(outcomes), api_key)
 
     def requests(self) -> list[JournalEntry]:
         return list(self.app.state.journal.entries())

@@ -16,13 +16,22 @@ from typing import Any
 
 from starlette.types import Receive
 
-from mockserver.bodies import BodyCutShort, BodyTooLarge, MalformedBody, Spool, SpooledBody, SpoolFull, read_limited
+from mockserver.bodies import (
+    BodyCutShort,
+    BodyTooLarge,
+    MalformedBody,
+    Spool,
+    SpooledBody,
+    SpoolFull,
+    read_limited,
+    whole_body,
+)
 from mockserver.contract import Admission, Contract
 from mockserver.downloads import Downloads
 from mockserver.errors import ApiError, ErrorCatalog
+from mockserver.faults import Faults
 from mockserver.frontdoor import JSON, Call, Reply, Route, base_url
-from mockserver.journal import Notes
-from mockserver.outcome_queue import OutcomeQueue
+from mockserver.outcome_queue import MAX_QUEUED
 from mockserver.presenter import ASSET_PREFIX, VIDEO_NAME, Presenter
 from mockserver.scenarios import Scenario, ScenarioError, ScenarioParser
 from mockserver.settings import ANY_KEY, Settings, ShotField
@@ -50,13 +59,6 @@ SMALL_BODY = 4096
 AUTH_VERDICTS = 256
 AUTH_VERDICT_BYTES = 512
 SCENARIO_HEADER = "X-Mock-Scenario"
-# What a scenario can make a create answer (``status=...``), and what the answer says.
-REJECTIONS = {
-    402: "Insufficient balance (simulated by the mock)",
-    429: "Rate limit reached; retry after {retry_after} seconds (simulated by the mock)",
-    500: "Internal error; retry later (simulated by the mock)",
-}
-RETRYING_STATUS = 429  # the one that carries Retry-After
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +73,7 @@ class Dependencies:
     presenter: Presenter
     scenarios: ScenarioParser
     default_scenario: Scenario
-    queue: OutcomeQueue
+    faults: Faults
     videos: VideoCache | None = None  # None: every task gets the fixed video
 
 
@@ -109,18 +111,24 @@ class GenerationApi:
     async def create(self, call: Call) -> Reply:
         deps, notes = self.deps, call.notes
         headers = call.headers
-        self._authorize(headers.get(b"authorization"), CREATE)
+        authorization = headers.get(b"authorization")
+        if self._verdicts.get(authorization, _UNKNOWN) is not None:  # else a header seen and found good
+            self._authorize(authorization, CREATE)
         named = headers.get(SCENARIO_KEY)
         scenario = None if named is None else self._scenario(named, call)
         content_type, encoding = headers.get(b"content-type", b""), headers.get(b"content-encoding")
         if encoding is not None or content_type != JSON:  # else what nearly every client sends: nothing to check
             self._check_content_type(content_type, encoding)
-        declared = headers.get(b"content-length", b"").decode("latin-1")
-        if declared.isascii() and declared.isdigit() and int(declared) <= INLINE_BYTES:
-            try:  # not through _read: a coroutine fewer for nearly every create
-                raw = await read_limited(call.receive, deps.settings.max_body_bytes, declared)
-            except (BodyTooLarge, BodyCutShort) as exc:
-                raise self._refusal(exc) from None
+        declared = headers.get(b"content-length", b"")
+        if declared.isdigit() and int(declared) <= INLINE_BYTES:  # bytes: ASCII digits only
+            # A small body nearly always comes whole in the first message: taken without a coroutine.
+            message = await call.receive()
+            raw = whole_body(message, deps.settings.max_body_bytes)
+            if raw is None:
+                try:
+                    raw = await read_limited(call.receive, deps.settings.max_body_bytes, declared, message)
+                except (BodyTooLarge, BodyCutShort) as exc:
+                    raise self._refusal(exc) from None
             admission = self._admit(raw)
             recipe = None
         else:
@@ -135,10 +143,16 @@ class GenerationApi:
         if admission.fields is None:
             raise deps.errors.error(400, "; ".join(p.message for p in admission.problems), operation_id=CREATE)
         notes.shot_type = _effective_shot_type(admission.read, admission.fields, self._shot_field)
+        faults = deps.faults
         if scenario is None:  # a valid create without the header takes the next queued outcome, if any
-            scenario = self._queued(notes)
-        if scenario.reject_status is not None:
-            raise self._rejection(scenario)
+            scenario = faults.queued_create(authorization, notes) or deps.default_scenario
+        # Each fault is one attribute read when the scenario has none: nearly every create.
+        if scenario.delay is not None or faults.latency:
+            await faults.wait("create", scenario, notes)
+        if scenario.reject_status is not None or scenario.drop:
+            faults.refuse(CREATE, scenario, notes)
+        if scenario.poll_faults and not faults.has_room_for(scenario):
+            raise deps.errors.error(400, f"{SCENARIO_HEADER}: {MAX_QUEUED} outcomes wait already", operation_id=CREATE)
         videos = self._videos
         if videos is None or scenario.failure is not None or scenario.stall:  # no video to make
             task = deps.tasks.create(admission.fields, scenario)
@@ -149,24 +163,36 @@ class GenerationApi:
             task = deps.tasks.create(admission.fields, scenario, recipe.key)
             videos.want(recipe, task.queue_seconds + task.run_seconds)
         notes.task_id = task.id
-        return Reply(202, deps.presenter.created(task))
+        if scenario.poll_faults:
+            faults.plan_polls(task.id, scenario)
+        if scenario.lose_answer is not None:
+            faults.lose(CREATE, scenario, notes)
+        reply = Reply(202, deps.presenter.created(task))
+        return reply if scenario.trickle is None else faults.deliver(reply, scenario, notes)
 
     async def poll(self, call: Call) -> Reply:
-        deps = self.deps
-        headers = call.headers
-        self._authorize(headers.get(b"authorization"), POLL)
+        deps, notes = self.deps, call.notes
+        authorization = call.headers.get(b"authorization")
+        self._authorize(authorization, POLL)
         task = self._find(call.params["task_id"], POLL)
-        call.notes.task_id = task.id
+        notes.task_id = task.id
+        faults = deps.faults
+        scenario = faults.queued_poll(task.id, authorization, notes)
+        if scenario is not None or faults.latency:
+            await faults.wait("poll", scenario, notes)
+        if scenario is not None:
+            faults.refuse(POLL, scenario, notes)
         state = deps.tasks.read(task)
-        return Reply(200, deps.presenter.result_json(task, state, lambda: base_url(call, deps.settings.public_url)))
+        reply = Reply(200, deps.presenter.result_json(task, state, lambda: base_url(call, deps.settings.public_url)))
+        return reply if scenario is None else faults.deliver(reply, scenario, notes)
 
-    async def _read(self, receive: Receive, declared: str) -> bytes:
+    async def _read(self, receive: Receive, declared: bytes) -> bytes:
         try:
             return await read_limited(receive, self.deps.settings.max_body_bytes, declared)
         except (BodyTooLarge, BodyCutShort) as exc:
             raise self._refusal(exc) from None
 
-    async def _spool_in(self, receive: Receive, declared: str) -> SpooledBody:
+    async def _spool_in(self, receive: Receive, declared: bytes) -> SpooledBody:
         try:
             return await self._spool.receive(receive, self.deps.settings.max_body_bytes, declared)
         except (BodyTooLarge, BodyCutShort, SpoolFull) as exc:
@@ -183,9 +209,9 @@ class GenerationApi:
             return errors.error(503, str(exc), operation_id=CREATE, headers=headers)
         return errors.error(400, str(exc), operation_id=CREATE)  # cut short: for the journal, the client has gone
 
-    async def _admit_large(self, receive: Receive, declared: str) -> tuple[bytes, Admission, Recipe | None]:
+    async def _admit_large(self, receive: Receive, declared: bytes) -> tuple[bytes, Admission, Recipe | None]:
         loop = asyncio.get_running_loop()
-        if declared.isascii() and declared.isdigit() and int(declared) <= SPOOL_BYTES:
+        if declared.isdigit() and int(declared) <= SPOOL_BYTES:
             raw = await self._read(receive, declared)
             async with self._large_bodies:
                 return await loop.run_in_executor(self._parsers, self._admit_read, raw)
@@ -258,13 +284,6 @@ class GenerationApi:
         except ScenarioError as exc:
             raise self.deps.errors.error(400, f"{SCENARIO_HEADER}: {exc}", operation_id=CREATE) from None
 
-    def _queued(self, notes: Notes) -> Scenario:
-        text = self.deps.queue.pop("create")
-        if text is None:
-            return self.deps.default_scenario
-        notes.scenario = f"queued: {text[:200]}"
-        return self.deps.scenarios.parse(text)  # checked when it was queued
-
     def _check_content_type(self, raw_type: bytes, raw_encoding: bytes | None) -> None:
         content_type = raw_type.decode("latin-1")
         encoding = None if raw_encoding is None else raw_encoding.decode("latin-1")
@@ -279,12 +298,6 @@ class GenerationApi:
         if problem is not None:
             raise self.deps.errors.error(415, problem, operation_id=CREATE)
 
-    def _rejection(self, scenario: Scenario) -> ApiError:
-        status = scenario.reject_status or 500
-        detail = REJECTIONS[status].format(retry_after=scenario.retry_after)
-        headers = {"Retry-After": str(scenario.retry_after)} if scenario.retry_after is not None else None
-        return self.deps.errors.error(status, detail, operation_id=CREATE, headers=headers)
-
     def _find(self, raw_id: str, operation_id: str | None) -> Task:
         task = self.deps.tasks.find(raw_id)
         if task is None:
@@ -294,6 +307,7 @@ class GenerationApi:
 
 
 SCENARIO_KEY = SCENARIO_HEADER.lower().encode()
+_UNKNOWN = object()  # an Authorization header whose verdict is not kept
 
 
 def _charset(parameters: str) -> str | None:

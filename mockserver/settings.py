@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args
 
 from mockserver.clock import TimestampStyle
+from mockserver.outcome_queue import OPERATIONS
+from mockserver.scenarios import ScenarioError, latencies
 
 Vocabulary = str  # a key of x-task-lifecycle.vocabularies in the spec; checked against it in create_app
 ErrorPlacement = Literal["task_info", "top_level"]
@@ -58,6 +60,9 @@ class Settings:
             well-formed token; when empty (the default), any token of the form the spec's
             ``x-key-pattern`` gives MuleRouter's keys (``sk-mr-...``).
         scenario: Scenario applied to every create that does not send ``X-Mock-Scenario``.
+        latency: How long creates and polls wait before they are answered: ``create=0.5``,
+            ``poll=0.1-0.3`` (a time in the range, repeatable with ``seed``), ``all=0.2`` or just
+            ``0.2``, comma-separated; a request's own ``delay=`` (its scenario) replaces it.
         journal_size: How many requests the journal keeps (oldest dropped first).
         max_tasks: How many tasks the store keeps (oldest dropped first).
         max_body_bytes: Largest request body accepted; larger ones get 413.
@@ -104,6 +109,7 @@ class Settings:
     # repr=False: settings get logged, keys must not be.
     api_keys: frozenset[str] = field(default_factory=frozenset, repr=False)
     scenario: str | None = None
+    latency: str | None = None
     journal_size: int = 1000
     max_tasks: int = 100_000
     max_body_bytes: int = 32 * 1024 * 1024
@@ -146,6 +152,10 @@ class Settings:
             raise SettingsError("api_keys must be non-empty tokens without spaces or commas")
         if ANY_KEY in self.api_keys and len(self.api_keys) > 1:
             raise SettingsError(f"api_keys: {ANY_KEY!r} (any well-formed token) goes alone")
+        try:
+            latencies(self.latency or "", OPERATIONS)
+        except ScenarioError as exc:
+            raise SettingsError(f"latency: {exc}") from None
         if not 1 <= self.workers <= MAX_WORKERS:
             raise SettingsError(f"workers must be between 1 and {MAX_WORKERS}, got {self.workers}")
 

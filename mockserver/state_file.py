@@ -221,34 +221,44 @@ class SharedClock:
 
 
 class StateQueue:
-    """Queued outcomes, in the state file: every worker takes from the same queue. Same contract as
-    :class:`~mockserver.outcome_queue.MemoryQueue`."""
+    """Queued outcomes, in the state file: every worker takes from the same queues. Same contract as
+    :class:`~mockserver.outcome_queue.MemoryQueue` (the ``operation`` column holds the lane)."""
 
     def __init__(self, state: StateFile) -> None:
         self.state = state
 
-    def push(self, operation: str, outcomes: Sequence[str]) -> None:
+    def push(self, lane: str, outcomes: Sequence[str]) -> None:
         def work(db: sqlite3.Connection) -> None:
             waiting = int(db.execute("SELECT COUNT(*) FROM queued").fetchone()[0])
             if waiting + len(outcomes) > MAX_QUEUED:
                 raise QueueFull(f"at most {MAX_QUEUED} outcomes may wait; {waiting} do")
-            db.executemany("INSERT INTO queued (operation, outcome) VALUES (?, ?)", [(operation, o) for o in outcomes])
+            db.executemany("INSERT INTO queued (operation, outcome) VALUES (?, ?)", [(lane, o) for o in outcomes])
 
         self.state.transaction(work)
 
-    def pop(self, operation: str) -> str | None:
+    def pop(self, lanes: Sequence[str]) -> str | None:
+        # One statement for all the lanes: the first lane that has an outcome, its oldest.
+        marks = ", ".join("?" * len(lanes))
+        order = " ".join(f"WHEN ? THEN {rank}" for rank in range(len(lanes)))
         rows = self.state.execute(
-            "DELETE FROM queued WHERE seq = (SELECT MIN(seq) FROM queued WHERE operation = ?) RETURNING outcome",
-            (operation,),
+            f"DELETE FROM queued WHERE seq = (SELECT seq FROM queued WHERE operation IN ({marks})"
+            f" ORDER BY CASE operation {order} END, seq LIMIT 1) RETURNING outcome",
+            (*lanes, *lanes),
         )
         return str(rows[0][0]) if rows else None
 
     def pending(self) -> dict[str, list[str]]:
         rows = self.state.execute("SELECT operation, outcome FROM queued ORDER BY seq")
         listed: dict[str, list[str]] = {operation: [] for operation in OPERATIONS}
-        for operation, outcome in rows:
-            listed.setdefault(str(operation), []).append(str(outcome))
+        for lane, outcome in rows:
+            listed.setdefault(str(lane), []).append(str(outcome))
         return listed
+
+    def idle(self) -> bool:
+        return False  # another worker may have queued something: only a look can tell
+
+    def has_room(self, count: int) -> bool:
+        return int(self.state.execute("SELECT COUNT(*) FROM queued")[0][0]) + count <= MAX_QUEUED
 
     def clear(self) -> None:
         self.state.write("DELETE FROM queued", ())

@@ -63,16 +63,17 @@ class MemoryStore:
     def add(self, task: Task) -> bool:
         # No lock: tasks are added on the event loop's thread only.
         slot_of, ids = self._slot_of, self._ids
-        if task.id in slot_of:
+        task_id, created_at, queue_seconds, run_seconds, failure, video_seconds, rendering = task
+        if task_id in slot_of:
             return False
         if len(ids) < self.capacity:
             slot = len(ids)
-            ids.append(task.id)
+            ids.append(task_id)
             self._slots.append(slot)
-            self._times.extend((task.created_at, task.queue_seconds, task.run_seconds))
-            self._videos.append(task.video_seconds)
-            self._renderings.append(task.rendering)
-            self._failures.append(task.failure)
+            self._times.extend((created_at, queue_seconds, run_seconds))
+            self._videos.append(video_seconds)
+            self._renderings.append(rendering)
+            self._failures.append(failure)
         else:
             slot = self._oldest
             self._oldest = (slot + 1) % self.capacity
@@ -80,13 +81,13 @@ class MemoryStore:
             if slot_of.get(forgotten) == slot:  # a guard: an id is stored in one slot at most
                 del slot_of[forgotten]
             self.evicted += 1
-            ids[slot] = task.id
+            ids[slot] = task_id
             times, at = self._times, 3 * slot
-            times[at], times[at + 1], times[at + 2] = task.created_at, task.queue_seconds, task.run_seconds
-            self._videos[slot] = task.video_seconds
-            self._renderings[slot] = task.rendering
-            self._failures[slot] = task.failure
-        slot_of[task.id] = self._slots[slot]
+            times[at], times[at + 1], times[at + 2] = created_at, queue_seconds, run_seconds
+            self._videos[slot] = video_seconds
+            self._renderings[slot] = rendering
+            self._failures[slot] = failure
+        slot_of[task_id] = self._slots[slot]
         return True
 
     def get(self, task_id: str) -> Task | None:

@@ -17,7 +17,7 @@ MOCK_LAYERS = (
     ("bodies", "problems"),
     ("journal", "state_file", "settings", "render_worker", "render_queue", "video_cache"),
     ("contract",),
-    ("frontdoor", "errors", "presenter", "downloads", "routes", "admin", "http_protocol"),
+    ("frontdoor", "errors", "presenter", "faults", "downloads", "routes", "admin", "http_protocol"),
     ("app", "spark_mock", "launcher", "pytest_plugin", "__init__", "__main__"),
 )
 MOCK_LAYER = {

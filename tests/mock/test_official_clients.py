@@ -11,28 +11,25 @@ follow (openmule/mulerouter-cli ``packages/core/src/task.ts`` and ``client.ts``;
 - a succeeded task's results are the array under the result key (``videos``);
 - a failed task's message is ``task_info.error.detail``, else ``.title``, else the error as JSON;
 - an HTTP error's message is the body's ``detail``, else ``error``, else ``message``, else
-  ``task_info.error.detail`` / ``.title``;
-- requests go through one ``httpx.Client`` with the skill's headers (``User-Agent``, ``X-Agent-Skills``,
-  ``Content-Type`` even on a GET) and a 120 s timeout, and the video is fetched from the URL it was given.
+  ``task_info.error.detail`` / ``.title``.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
+from starlette.testclient import TestClient
 
 from mockserver import Settings, create_app
 from mockserver.clock import ManualClock
 from mockserver.launcher import free_port
 from tests.helpers import AUTH, CREATE_PATH, VALID_BODY, ClientFactory, serve
+from tests.skill_client import SkillClient
 from tests.video_probe import probe
 
-SKILL_HEADERS = {"User-Agent": "MuleRouter-AgentSkill/1.0.0", "X-Agent-Skills": "mulerouter"}
 KNOWN = {"pending", "queued", "running", "processing", "completed", "succeeded", "failed"}
 SUCCESS = {"completed", "succeeded"}
 TERMINAL = SUCCESS | {"failed"}
@@ -72,7 +69,7 @@ def read_http_error(data: Any) -> str:
     return "Unknown error"
 
 
-def create_and_poll(client: httpx.Client, clock: ManualClock, body: dict[str, Any], **headers: str) -> ClientResult:
+def create_and_poll(client: TestClient, clock: ManualClock, body: dict[str, Any], **headers: str) -> ClientResult:
     """What ``createAndPollTask`` does: create, then poll every 20 s until a terminal status."""
     response = client.post(CREATE_PATH, json=body, headers={**AUTH, **headers})
     if not response.is_success:
@@ -143,16 +140,13 @@ def test_an_unknown_task_is_an_http_error_with_a_detail(make_client: ClientFacto
 
 
 @pytest.mark.socket
-def test_the_client_downloads_a_15_s_video_for_a_15_s_request(clock: ManualClock, tmp_path: Path) -> None:
-    app = create_app(Settings(), clock=clock)
-    headers = {**AUTH, **SKILL_HEADERS, "Content-Type": "application/json"}
-    with serve(app, free_port()) as url, httpx.Client(base_url=url, headers=headers, timeout=120) as client:
-        result = create_and_poll(client, clock, {**VALID_BODY, "duration": 15})
-        assert result.status == "succeeded" and result.results is not None
-        saved = tmp_path / "result.mp4"
-        with client.stream("GET", result.results[0]) as download, saved.open("wb") as file:
-            assert download.status_code == 200 and download.headers["content-type"] == "video/mp4"
-            for chunk in download.iter_bytes():
-                file.write(chunk)
-    video = probe(saved.read_bytes())
+def test_the_skill_client_gets_a_15_s_video_for_a_15_s_request() -> None:
+    """Over a real socket and in real time (at speed 600 the task lasts about 0.3 s, its rendering longer):
+    the skill's client creates, polls, then fetches the URL it was given, with its retries and timeout."""
+    with serve(create_app(Settings(speed=600)), free_port()) as url, SkillClient(url, "sk-mr-test-key") as client:
+        outcome = client.create_and_poll(CREATE_PATH, {**VALID_BODY, "duration": 15})
+        assert outcome.status == "succeeded" and len(outcome.results) == 1
+        download = client.request("GET", outcome.results[0])
+    assert download.status_code == 200 and download.headers["content-type"] == "video/mp4"
+    video = probe(download.content)
     assert video.problems == [] and video.duration == pytest.approx(15.0, abs=1e-3)

@@ -22,13 +22,14 @@ def queue(client: SpecCheckedClient, *outcomes: str) -> dict[str, list[str]]:
 
 def test_the_next_creates_take_the_queued_outcomes_in_order(client: SpecCheckedClient) -> None:
     assert queue(client, "status=500", "fail=3001", "status=429; retry-after=2") == {
-        "create": ["status=500", "fail=3001", "status=429; retry-after=2"]
+        "create": ["status=500", "fail=3001", "status=429; retry-after=2"],
+        "poll": [],
     }
     assert create(client).status_code == 500
     failing = create_ok(client)
     limited = create(client)
     assert (limited.status_code, limited.headers["retry-after"]) == (429, "2")
-    assert client.get(SCENARIOS).json() == {"queued": {"create": []}}
+    assert client.get(SCENARIOS).json() == {"queued": {"create": [], "poll": []}}
     succeeding = create_ok(client)  # the queue is used up: the default again
     client.post("/__mock/clock/advance", json={"seconds": 3600})
     assert poll(client, failing)["task_info"]["error"]["code"] == 3001
@@ -41,7 +42,7 @@ def test_a_create_with_the_header_or_a_refused_body_leaves_the_queue_alone(clien
     queue(client, "status=500")
     assert create(client, **{"X-Mock-Scenario": "succeed"}).status_code == 202
     assert create(client, {**VALID_BODY, "duration": 7}).status_code == 400
-    assert client.get(SCENARIOS).json() == {"queued": {"create": ["status=500"]}}
+    assert client.get(SCENARIOS).json() == {"queued": {"create": ["status=500"], "poll": []}}
     assert create(client).status_code == 500
 
 
@@ -51,7 +52,10 @@ def test_a_create_with_the_header_or_a_refused_body_leaves_the_queue_alone(clien
         ({"operation": "create", "outcomes": ["succeed", "fail=9"]}, "outcomes[1]: cannot use 'fail=9'"),
         ({"operation": "create", "outcomes": ["succeed", 5]}, "outcomes[1] is not a text"),
         ({"operation": "create", "outcomes": []}, "outcomes must be a non-empty list"),
-        ({"operation": "poll", "outcomes": ["succeed"]}, "operation must be one of create"),
+        ({"operation": "poll", "outcomes": ["succeed"]}, "outcomes[0]: cannot use 'succeed': unknown item"),
+        ({"operation": "poll", "outcomes": ["ok", "status=402"]}, "status must be one of 429, 500, 502, 503, 504"),
+        ({"operation": "check", "outcomes": ["ok"]}, "operation must be one of create, poll"),
+        ({"operation": "create", "outcomes": ["drop"], "api_key": 7}, "api_key must be the API key"),
         (["succeed"], 'Send {"operation": "create"'),
     ],
 )
@@ -59,7 +63,7 @@ def test_a_bad_queue_is_refused_whole(client: SpecCheckedClient, payload: object
     answer = client.post(SCENARIOS, json=payload)
     assert answer.status_code == 400
     assert says in answer.json()["detail"]
-    assert client.get(SCENARIOS).json() == {"queued": {"create": []}}
+    assert client.get(SCENARIOS).json() == {"queued": {"create": [], "poll": []}}
 
 
 def test_the_queue_is_bounded_and_emptied_by_delete_and_reset(client: SpecCheckedClient) -> None:
@@ -68,10 +72,10 @@ def test_the_queue_is_bounded_and_emptied_by_delete_and_reset(client: SpecChecke
     assert refused.status_code == 400
     assert f"at most {MAX_QUEUED} outcomes may wait" in refused.json()["detail"]
     assert len(queue(client, "stall")["create"]) == MAX_QUEUED
-    assert client.delete(SCENARIOS).json() == {"queued": {"create": []}}
+    assert client.delete(SCENARIOS).json() == {"queued": {"create": [], "poll": []}}
     queue(client, "status=500")
     client.post("/__mock/reset")
-    assert client.get(SCENARIOS).json() == {"queued": {"create": []}}
+    assert client.get(SCENARIOS).json() == {"queued": {"create": [], "poll": []}}
 
 
 def test_workers_on_one_state_file_share_the_queue(make_client: ClientFactory, tmp_path: Path) -> None:
@@ -79,9 +83,9 @@ def test_workers_on_one_state_file_share_the_queue(make_client: ClientFactory, t
     one, other = make_client(settings), make_client(settings)
     queue(one, "status=500", "status=402")
     assert create(other).status_code == 500
-    assert other.get(SCENARIOS).json() == {"queued": {"create": ["status=402"]}}
+    assert other.get(SCENARIOS).json() == {"queued": {"create": ["status=402"], "poll": []}}
     assert create(one).status_code == 402
     assert create(other).status_code == 202
     refused = one.post(SCENARIOS, json={"operation": "create", "outcomes": ["succeed"] * (MAX_QUEUED + 1)})
     assert refused.status_code == 400
-    assert one.get(SCENARIOS).json() == {"queued": {"create": []}}
+    assert one.get(SCENARIOS).json() == {"queued": {"create": [], "poll": []}}

@@ -69,12 +69,19 @@ def test_a_stalled_task_stays_running(client: SpecCheckedClient, clock: ManualCl
     ("scenario", "status", "retry_after"),
     [
         ("status=402", 402, None),
+        ("status=403", 403, None),
+        ("status=409", 409, None),
+        ("status=423", 423, None),
         ("status=429", 429, "5"),
         ("status=429; retry-after=17", 429, "17"),
+        ("status=451", 451, None),
         ("status=500", 500, None),
+        ("status=502", 502, None),
+        ("status=503", 503, None),
+        ("status=504", 504, None),
     ],
 )
-def test_the_create_itself_can_answer_402_429_or_500(
+def test_the_create_itself_can_answer_each_documented_error_status(
     client: SpecCheckedClient, scenario: str, status: int, retry_after: str | None
 ) -> None:
     response = create(client, None, **{"X-Mock-Scenario": scenario})
@@ -97,11 +104,19 @@ def test_outcomes_are_deterministic(client: SpecCheckedClient, clock: ManualCloc
         ("explode", "unknown item 'explode'"),
         ("fail=9999", "'9999' is not a documented task error code"),
         ("fail=3001; stage=done", "stage must be queued or running"),
-        ("status=418", "status must be one of 402, 429, 500"),
+        ("status=418", "status must be one of 402, 403, 409, 423, 429, 451, 500, 502, 503, 504"),
         ("status=429; retry-after=soon", "retry-after must be a whole number"),
         ("status=402; retry-after=3", "'retry-after' only goes with 'status=429'"),
         ("stage=queued", "'stage' only goes with 'fail'"),
-        ("fail=3001; status=500", "exactly one of succeed, stall, fail or status"),
+        ("fail=3001; status=500", "at most one of succeed, stall, fail, status or drop"),
+        ("status=503; poll-2=503", "only go with a task"),
+        ("lose-answer=404", "lose-answer must be one of drop|500|502|503|504"),
+        ("poll-2=404", "'poll-2' must be one of drop|429|500|502|503|504"),
+        ("poll-0=503", "the n of 'poll-0' must be 1 to 100"),
+        ("delay=3-1", "delay must be seconds or a range of them"),
+        ("delay=601", "delay must be seconds or a range of them, 0 to 600"),
+        ("trickle=0", "trickle must be seconds, more than 0"),
+        ("drop; trickle=2", "'trickle' does not go with 'drop'"),
         ("succeed; succeed", "'succeed' is given twice"),
         ("stall=1", "'stall' takes no value"),
         ("", "it is empty"),

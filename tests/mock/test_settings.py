@@ -86,6 +86,7 @@ def test_every_setting_reaches_a_worker_process(tmp_path: Path) -> None:
         timestamps="micro",
         api_keys=frozenset({"sk-a", "sk-b"}),
         scenario="fail=3001",
+        latency="create=0.5,poll=0.1-0.3",
         journal_size=7,
         max_tasks=8,
         max_body_bytes=9,
