@@ -1,6 +1,7 @@
 """``make bench``: our mock, Stoplight Prism and the bare Starlette floor under the same load, one run.
 
-Writes benchmarks/results.md, results.json and results.png. ``BENCH_SECONDS`` sets how long each
+Writes benchmarks/results.md, results.json and results.png; the rendered videos' figures come from
+``benchmarks.render`` (also runnable alone: ``python -m benchmarks.render``). ``BENCH_SECONDS`` sets how long each
 server is loaded with each scenario in a round (default 10 s, after a 2 s warm-up, in slices that take
 turns with the other servers'); ``BENCH_ROUNDS`` the number of rounds (default 5), each figure being
 the median of its rounds. A round in which the hypervisor took more than ``BENCH_STEAL_LIMIT`` (default
@@ -24,7 +25,7 @@ from typing import Any
 
 import httpx
 
-from benchmarks import load, measures
+from benchmarks import load, measures, render
 from benchmarks.load import Load, Scenario
 from benchmarks.machine import describe_machine
 from benchmarks.plot import bar_chart
@@ -139,6 +140,8 @@ def main() -> int:
     results["first_answers"] = measures.first_answers()
     say("a full store")
     results["store"] = asdict(measures.store_memory(Scenario("create (valid)", "POST", CREATE_PATH, 202, VALID)))
+    say("rendered videos")
+    results["render"] = render.measure()
     results["targets"] = {name: bool(check(results)) for name, check in TARGETS.items()}
     results["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     (OUT / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
@@ -278,6 +281,8 @@ def markdown(r: dict[str, Any]) -> str:
         "",
         f"Memory: {store['idle_rss'] / 2**20:.0f} MB RSS idle; {store['full_rss'] / 2**20:.0f} MB with"
         f" {store['tasks']:,} tasks in the store (its default cap; the oldest go first past it).",
+        "",
+        *render.markdown(r["render"]),
         "",
         "| Target | Met |",
         "|---|---|",

@@ -204,6 +204,7 @@ class AdminApi:
             "timeline": self.tasks.timeline(task),
             "age_seconds": self.tasks.age(task),
             "video_path": video_path(task.id),  # where its video is served, once it has succeeded
+            "rendering": task.rendering,  # the key its video is rendered under; None: the fixed video
         }
 
 

@@ -26,6 +26,7 @@ from mockserver.state_file import SharedClock, StateFile, StateJournal, StateQue
 from mockserver.store import MemoryStore, TaskStore
 from mockserver.task_service import TaskService
 from mockserver.tasks import INITIAL, TRANSITIONS, Phase
+from mockserver.video_cache import VideoCache, video_cache
 from sparkspec.image_rules import PLAIN_URL, ImageRejected, ImageRules, is_valid_image
 from sparkspec.openapi import ApiSpec, Lifecycle, SpecError
 
@@ -137,6 +138,7 @@ def create_app(
             scenarios=scenarios,
             default_scenario=default_scenario,
             faults=Faults(queue, scenarios, errors, settings.latency, settings.seed),
+            videos=_videos(settings),
         )
     )
     admin = AdminApi(
@@ -160,7 +162,18 @@ def create_app(
     app.state.queue = queue
     app.state.scenarios = scenarios
     app.state.admin = admin
+    app.state.videos = api.deps.videos
     return app
+
+
+def _videos(settings: Settings) -> VideoCache | None:
+    """Where rendered videos are kept: beside the state file, which every worker and restart shares;
+    without one, in the process's temporary directory. ``None`` when every task gets the fixed video."""
+    if settings.video == "fixed":
+        return None
+    state = settings.state_file
+    directory = None if state is None else state.with_name(state.name + "-videos")
+    return video_cache(directory, settings.video_cache, shared=state is not None)
 
 
 def _check_lifecycle(lifecycle: Lifecycle) -> None:

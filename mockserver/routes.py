@@ -1,4 +1,4 @@
-"""The API's own routes: create a task, poll it, download its video.
+"""The API's own routes: create a task, poll it (and, through :mod:`mockserver.downloads`, download its video).
 
 The routes are mounted where the spec says (one per ``operationId``). Each handler is thin: it checks
 the credentials and reads the body; the contract adapter admits the body (or says what it breaks),
@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import re
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
-from starlette.responses import FileResponse
 from starlette.types import Receive
 
 from mockserver.bodies import (
@@ -30,6 +27,7 @@ from mockserver.bodies import (
     whole_body,
 )
 from mockserver.contract import Admission, Contract
+from mockserver.downloads import Downloads
 from mockserver.errors import ApiError, ErrorCatalog
 from mockserver.faults import Faults
 from mockserver.frontdoor import JSON, Call, Reply, Route, base_url
@@ -38,13 +36,12 @@ from mockserver.presenter import ASSET_PREFIX, VIDEO_NAME, Presenter
 from mockserver.scenarios import Scenario, ScenarioError, ScenarioParser
 from mockserver.settings import ANY_KEY, Settings, ShotField
 from mockserver.task_service import TaskService
-from mockserver.tasks import Phase, Task
+from mockserver.tasks import Task
+from mockserver.video_cache import VideoCache
+from mockserver.video_recipe import Recipe, recipe_for
 from sparkspec.openapi import ApiSpec, SpecError
 from sparkspec.redaction import summarize
-from sparkspec.resources import video_path
 
-MAX_RANGES = 16
-_RANGE_PART = re.compile(r"(\d{1,18})-(\d{0,18})|-(\d{1,18})")
 CREATE = "createGeneration"
 POLL = "getGeneration"
 # Above this size a body is parsed off the event loop, a few at a time: checking an image costs up to
@@ -77,6 +74,7 @@ class Dependencies:
     scenarios: ScenarioParser
     default_scenario: Scenario
     faults: Faults
+    videos: VideoCache | None = None  # None: every task gets the fixed video
 
 
 class GenerationApi:
@@ -96,6 +94,7 @@ class GenerationApi:
         self._token_pattern = deps.spec.bearer_token_pattern  # the spec's x-token-pattern, compiled once
         self._verdicts: dict[bytes | None, str | None] = {}
         self._shot_field: ShotField = deps.settings.shot_field
+        self._videos = deps.videos
 
     def routes(self) -> list[Route]:
         """The spec's operations, each with its handler, and the result video."""
@@ -105,7 +104,8 @@ class GenerationApi:
             if op.operation_id not in handlers:
                 raise SpecError(f"the mock has no handler for operation {op.operation_id}")
             routes.append(Route(op.method, op.path, handlers[op.operation_id]))
-        routes.append(Route("GET", f"{ASSET_PREFIX}/{{task_id}}/{VIDEO_NAME}", self.video, head=True))
+        downloads = Downloads(self.deps.tasks, self._videos, lambda raw_id: self._find(raw_id, None))
+        routes.append(Route("GET", f"{ASSET_PREFIX}/{{task_id}}/{VIDEO_NAME}", downloads.video, head=True))
         return routes
 
     async def create(self, call: Call) -> Reply:
@@ -130,12 +130,13 @@ class GenerationApi:
                 except (BodyTooLarge, BodyCutShort) as exc:
                     raise self._refusal(exc) from None
             admission = self._admit(raw)
+            recipe = None
         else:
             # A large body costs memory several times its size while it is parsed and its images
             # checked. It is received first, with no turn taken (a large one into a file: a client that
             # stops sending holds its file until the read timeout, neither memory nor a turn), then only
             # a few are parsed at once.
-            raw, admission = await self._admit_large(call.receive, declared)
+            raw, admission, recipe = await self._admit_large(call.receive, declared)
         # A small body goes into the journal as the bytes that came (one object to keep, where the
         # parsed body is many) and is parsed when read; a large one is summarised now.
         notes.body = raw if len(raw) <= SMALL_BODY else summarize(admission.body)
@@ -152,7 +153,15 @@ class GenerationApi:
             faults.refuse(CREATE, scenario, notes)
         if scenario.poll_faults and not faults.has_room_for(scenario):
             raise deps.errors.error(400, f"{SCENARIO_HEADER}: {MAX_QUEUED} outcomes wait already", operation_id=CREATE)
-        task = deps.tasks.create(admission.fields, scenario)
+        videos = self._videos
+        if videos is None or scenario.failure is not None or scenario.stall:  # no video to make
+            task = deps.tasks.create(admission.fields, scenario)
+        else:
+            # A small body's recipe is read here (its images, if any, are small); a large one's was read
+            # off the event loop with the body. The rendering is queued now, due in time for the task's end.
+            recipe = recipe or recipe_for(admission.fields, notes.shot_type)
+            task = deps.tasks.create(admission.fields, scenario, recipe.key)
+            videos.want(recipe, task.queue_seconds + task.run_seconds)
         notes.task_id = task.id
         if scenario.poll_faults:
             faults.plan_polls(task.id, scenario)
@@ -177,17 +186,6 @@ class GenerationApi:
         reply = Reply(200, deps.presenter.result_json(task, state, lambda: base_url(call, deps.settings.public_url)))
         return reply if scenario is None else faults.deliver(reply, scenario, notes)
 
-    async def video(self, call: Call) -> Reply:
-        task = self._find(call.params["task_id"], None)
-        if self.deps.tasks.read(task).phase is not Phase.SUCCEEDED:
-            raise ApiError(404, f"Task {task.id} has no video: it has not succeeded")
-        scope = call.scope
-        ranges = [value for name, value in scope["headers"] if name == b"range"]
-        if ranges and not _usable_range(ranges[0].decode("latin-1"), _video_size()):
-            # RFC 9110 lets a server ignore a Range it cannot parse: send the whole file, never a bare 400.
-            scope["headers"] = [(k, v) for k, v in scope["headers"] if k != b"range"]
-        return Reply(200, b"", stream=FileResponse(video_path(), media_type="video/mp4", filename=VIDEO_NAME))
-
     async def _read(self, receive: Receive, declared: bytes) -> bytes:
         try:
             return await read_limited(receive, self.deps.settings.max_body_bytes, declared)
@@ -211,12 +209,12 @@ class GenerationApi:
             return errors.error(503, str(exc), operation_id=CREATE, headers=headers)
         return errors.error(400, str(exc), operation_id=CREATE)  # cut short: for the journal, the client has gone
 
-    async def _admit_large(self, receive: Receive, declared: bytes) -> tuple[bytes, Admission]:
+    async def _admit_large(self, receive: Receive, declared: bytes) -> tuple[bytes, Admission, Recipe | None]:
         loop = asyncio.get_running_loop()
         if declared.isdigit() and int(declared) <= SPOOL_BYTES:
             raw = await self._read(receive, declared)
             async with self._large_bodies:
-                return raw, await loop.run_in_executor(self._parsers, self._admit, raw)
+                return await loop.run_in_executor(self._parsers, self._admit_read, raw)
         body = await self._spool_in(receive, declared)
         try:
             async with self._large_bodies:
@@ -224,9 +222,17 @@ class GenerationApi:
         finally:
             body.close()
 
-    def _admit_spooled(self, body: SpooledBody) -> tuple[bytes, Admission]:
-        raw = body.read()
-        return raw, self._admit(raw)
+    def _admit_spooled(self, body: SpooledBody) -> tuple[bytes, Admission, Recipe | None]:
+        return self._admit_read(body.read())
+
+    def _admit_read(self, raw: bytes) -> tuple[bytes, Admission, Recipe | None]:
+        """A large body admitted and, if it asks for a video, its recipe read (its images hashed): off
+        the event loop, both."""
+        admission = self._admit(raw)
+        fields = admission.fields
+        if fields is None or self._videos is None:
+            return raw, admission, None
+        return raw, admission, recipe_for(fields, _effective_shot_type(admission.read, fields, self._shot_field))
 
     def _admit(self, raw: bytes) -> Admission:
         try:
@@ -311,30 +317,6 @@ def _charset(parameters: str) -> str | None:
         if name.strip().lower() == "charset":
             return value.strip().strip('"').lower()
     return None
-
-
-@cache
-def _video_size() -> int:
-    return video_path().stat().st_size
-
-
-def _usable_range(header: str, size: int) -> bool:
-    """A Range header to serve: ``bytes=``, at most ``MAX_RANGES`` well-formed parts, each of which
-    the file of ``size`` bytes can satisfy. Any other is ignored, as RFC 9110 allows: the whole file
-    goes out, rather than a 416 outside the API's error shape, or one part per byte of CPU time."""
-    unit, _, parts = header.partition("=")
-    if unit.strip().lower() != "bytes" or not parts.strip() or parts.count(",") >= MAX_RANGES:
-        return False
-    for part in parts.split(","):
-        match = _RANGE_PART.fullmatch(part.strip())
-        if match is None:
-            return False
-        start, end, suffix = match.groups()
-        if suffix is not None and int(suffix) == 0:
-            return False
-        if start is not None and (int(start) >= size or (end and int(start) > int(end))):
-            return False
-    return True
 
 
 def _effective_shot_type(body: Mapping[str, Any], fields: Mapping[str, Any], honoured: ShotField) -> Any:

@@ -19,6 +19,7 @@ ErrorPlacement = Literal["task_info", "top_level"]
 NullReading = Literal["refuse", "absent"]
 ShotField = Literal["both", "shot_type", "multi_shots"]
 ImageChecks = Literal["full", "header"]
+VideoSource = Literal["rendered", "fixed"]
 
 LogLevel = Literal["critical", "error", "warning", "info", "debug", "trace"]
 
@@ -29,6 +30,7 @@ ENV_PREFIX = "MOCK_"
 MIN_SPEED, MAX_SPEED = 0.001, 1_000_000.0
 MAX_WORKERS = 64
 MAX_READ_TIMEOUT = 3600.0
+MAX_VIDEO_CACHE = 100_000
 T = TypeVar("T")
 
 
@@ -90,6 +92,12 @@ class Settings:
             what the header shows (format, size in pixels, size in bytes) and PNG transparency,
             which a PNG cut short is given the benefit of; a file cut short after a sound header
             is accepted (but not a WEBP, whose decoder opens only a complete file).
+        video: What a succeeded task's video is. ``rendered`` (the default): made from its own request
+            (its length, first and last frames, shots and sound), in a process of its own, ahead of
+            the download. ``fixed``: one bundled file for every task (1920x1080, 5 s, with sound),
+            with no rendering at all.
+        video_cache: How many renderings are kept on disk (the least recently used go first); with a
+            state file, in a directory beside it (``<state file>-videos``), kept across restarts.
     """
 
     host: str = "127.0.0.1"
@@ -114,6 +122,8 @@ class Settings:
     nulls: NullReading = "refuse"
     shot_field: ShotField = "both"
     image_checks: ImageChecks = "full"
+    video: VideoSource = "rendered"
+    video_cache: int = 100
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -128,6 +138,9 @@ class Settings:
         _check_choice("nulls", self.nulls, NullReading)
         _check_choice("shot_field", self.shot_field, ShotField)
         _check_choice("image_checks", self.image_checks, ImageChecks)
+        _check_choice("video", self.video, VideoSource)
+        if not 1 <= self.video_cache <= MAX_VIDEO_CACHE:
+            raise SettingsError(f"video_cache must be between 1 and {MAX_VIDEO_CACHE}, got {self.video_cache}")
         if not (math.isfinite(self.read_timeout) and 0 < self.read_timeout <= MAX_READ_TIMEOUT):
             raise SettingsError(f"read_timeout must be a number of seconds above 0, at most {MAX_READ_TIMEOUT:g}")
         for name in ("journal_size", "max_tasks", "max_body_bytes"):
@@ -162,6 +175,7 @@ class Settings:
             "max_body_bytes": int,
             "seed": int,
             "workers": int,
+            "video_cache": int,
             "state_file": Path,
             "api_keys": lambda raw: frozenset(k.strip() for k in raw.split(",") if k.strip()),
         }

@@ -48,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-level", choices=["critical", "error", "warning", "info", "debug"], help="log level")
     parser.add_argument("--workers", type=int, help="worker processes sharing one state (default 1)")
     parser.add_argument("--state-file", type=Path, help="SQLite file that keeps tasks across restarts and workers")
+    parser.add_argument(
+        "--video", choices=["rendered", "fixed"], help="rendered from each request (default), or one fixed file"
+    )
     return parser
 
 
@@ -73,7 +76,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     where = f"state in {settings.state_file}" if settings.state_file else "state in memory"
     sys.stderr.write(
         f"spark-mock: wan2.6-i2v-spark mock on http://{settings.host}:{settings.port} "
-        f"(speed x{settings.speed:g}, {settings.vocabulary} status words, {settings.workers} worker(s), {where}; "
+        f"(speed x{settings.speed:g}, {settings.vocabulary} status words, {settings.workers} worker(s), {where}, "
+        f"{settings.video} videos; "
         "admin API under /__mock)\n"
     )
     common = {

@@ -46,7 +46,8 @@ CREATE TABLE IF NOT EXISTS tasks (
     failure_detail TEXT,
     failure_stage TEXT,
     reached TEXT,                  -- the furthest phase a worker has reported, and since when
-    reached_since REAL
+    reached_since REAL,
+    rendering TEXT                 -- the key of the video's rendering; NULL: the fixed video
 );
 CREATE TABLE IF NOT EXISTS journal (seq INTEGER PRIMARY KEY AUTOINCREMENT, entry TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value REAL NOT NULL);
@@ -76,6 +77,9 @@ class StateFile:
             self._db.execute("PRAGMA busy_timeout=30000")
             with self._lock:
                 self._db.executescript(_SCHEMA)
+                columns = {str(row[1]) for row in self._db.execute("PRAGMA table_info(tasks)")}
+                if "rendering" not in columns:  # a state file from before rendered videos
+                    self._db.execute("ALTER TABLE tasks ADD COLUMN rendering TEXT")
                 damage = [str(row[0]) for row in self._db.execute("PRAGMA quick_check(5)").fetchall()]
         except (sqlite3.Error, OSError) as exc:
             raise StateFileError(f"MOCK_STATE_FILE={path} cannot be used as a state file: {exc}") from None
@@ -150,7 +154,7 @@ class StateStore:
     def _insert(self, task: Task, failure: Failure | None) -> None:
         self.state.write(
             "INSERT INTO tasks (id, created_at, queue_seconds, run_seconds, video_seconds, failure_code,"
-            " failure_title, failure_detail, failure_stage) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " failure_title, failure_detail, failure_stage, rendering) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 task.id,
                 task.created_at,
@@ -161,6 +165,7 @@ class StateStore:
                 failure.title if failure else None,
                 failure.detail if failure else None,
                 failure.stage.value if failure else None,
+                task.rendering,
             ),
             prune=self._prune,
         )
@@ -298,12 +303,12 @@ class StateJournal(Journal):
 
 _COLUMNS = (
     "id, created_at, queue_seconds, run_seconds, video_seconds, failure_code, failure_title, failure_detail, "
-    "failure_stage"
+    "failure_stage, rendering"
 )
 
 
 def _task(row: tuple[Any, ...]) -> Task:
-    task_id, created, queue, run, video, code, title, detail, stage = row
+    task_id, created, queue, run, video, code, title, detail, stage, rendering = row
     failure = None
     if code is not None:
         failure = Failure(int(code), str(title), str(detail), Phase(str(stage)))
@@ -314,4 +319,5 @@ def _task(row: tuple[Any, ...]) -> Task:
         run_seconds=math.inf if run is None else float(run),
         failure=failure,
         video_seconds=int(video),
+        rendering=None if rendering is None else str(rendering),
     )

@@ -56,13 +56,14 @@ class MemoryStore:
         self._slots: list[int] = []  # the slot numbers, made once: the dict refers to these
         self._times = array("d")  # created_at, queue_seconds, run_seconds: three per slot
         self._videos: list[int] = []
+        self._renderings: list[str | None] = []  # identical requests share one key object
         self._failures: list[Failure | None] = []
         self._oldest = 0  # the slot the next task takes, once the store is full
 
     def add(self, task: Task) -> bool:
         # No lock: tasks are added on the event loop's thread only.
         slot_of, ids = self._slot_of, self._ids
-        task_id, created_at, queue_seconds, run_seconds, failure, video_seconds = task
+        task_id, created_at, queue_seconds, run_seconds, failure, video_seconds, rendering = task
         if task_id in slot_of:
             return False
         if len(ids) < self.capacity:
@@ -71,6 +72,7 @@ class MemoryStore:
             self._slots.append(slot)
             self._times.extend((created_at, queue_seconds, run_seconds))
             self._videos.append(video_seconds)
+            self._renderings.append(rendering)
             self._failures.append(failure)
         else:
             slot = self._oldest
@@ -83,6 +85,7 @@ class MemoryStore:
             times, at = self._times, 3 * slot
             times[at], times[at + 1], times[at + 2] = created_at, queue_seconds, run_seconds
             self._videos[slot] = video_seconds
+            self._renderings[slot] = rendering
             self._failures[slot] = failure
         slot_of[task_id] = self._slots[slot]
         return True
@@ -110,4 +113,12 @@ class MemoryStore:
 
     def _task(self, slot: int) -> Task:
         times, at = self._times, 3 * slot
-        return Task(self._ids[slot], times[at], times[at + 1], times[at + 2], self._failures[slot], self._videos[slot])
+        return Task(
+            self._ids[slot],
+            times[at],
+            times[at + 1],
+            times[at + 2],
+            self._failures[slot],
+            self._videos[slot],
+            self._renderings[slot],
+        )

@@ -54,18 +54,19 @@ class TaskService:
         self._reset_counter = reset_counter
         self._new_id = self._id_source()
 
-    def create(self, fields: Mapping[str, Any], scenario: Scenario) -> Task:
-        """A new task for an accepted request (``fields``: its body with the spec's defaults), stored.
+    def create(self, fields: Mapping[str, Any], scenario: Scenario, rendering: str | None = None) -> Task:
+        """A new task for an accepted request (``fields``: its body with the spec's defaults), stored;
+        ``rendering`` is the key of its video's rendering, if it has one.
 
         An id already stored is never reused: the next one is drawn (a seeded sequence can meet the
         tasks of an earlier run kept in a state file)."""
         for _ in range(MAX_ID_DRAWS):
-            task = self._plan(fields, scenario)
+            task = self._plan(fields, scenario, rendering)
             if self.store.add(task):
                 return task
         raise RuntimeError(f"no free task id in {MAX_ID_DRAWS} draws")
 
-    def _plan(self, fields: Mapping[str, Any], scenario: Scenario) -> Task:
+    def _plan(self, fields: Mapping[str, Any], scenario: Scenario, rendering: str | None) -> Task:
         task_id, bits = self._new_id()
         # Positional, in plan_task's order: keywords cost more, and one task is planned per create.
         return plan_task(
@@ -78,6 +79,7 @@ class TaskService:
             scenario.stall,
             # The low 48 bits of a version 4 UUID are random (the version and variant bits are higher up).
             (((bits >> 16) & 0xFFFF) / 0xFFFF, (bits & 0xFFFF) / 0xFFFF),
+            rendering,
         )
 
     def find(self, raw_id: str) -> Task | None:

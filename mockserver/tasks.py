@@ -63,6 +63,8 @@ class Task(NamedTuple):
         run_seconds: How long it runs before it succeeds or fails; ``math.inf`` never ends.
         failure: How it fails, or ``None`` if it succeeds.
         video_seconds: The duration the request asked for.
+        rendering: The key of its video's rendering (:mod:`mockserver.video_recipe`); ``None`` serves
+            the fixed video.
     """
 
     id: str
@@ -71,6 +73,7 @@ class Task(NamedTuple):
     run_seconds: float
     failure: Failure | None = None
     video_seconds: int = 5
+    rendering: str | None = None
 
 
 _new_task = tuple.__new__
@@ -118,6 +121,7 @@ def plan_task(
     failure: Failure | None = None,
     stall: bool = False,
     jitter: tuple[float, float] = (0.5, 0.5),
+    rendering: str | None = None,
 ) -> Task:
     """Fix the timeline of a new task.
 
@@ -131,6 +135,7 @@ def plan_task(
         stall: Never leave ``running`` (for testing a client's timeout).
         jitter: Two numbers in [0, 1] that place the queue and run times within their ranges;
             derive them from the id so that the same id always gets the same timeline.
+        rendering: The key of the video's rendering, if it is rendered.
     """
     low, high = QUEUE_SECONDS
     queue = low + (high - low) * jitter[0]
@@ -145,4 +150,4 @@ def plan_task(
     if stall:
         run = math.inf
     # Made as a tuple is (the named tuple's own constructor is Python code, and one is made per create).
-    return _new_task(Task, (task_id, created_at, queue / speed, run / speed, failure, video_seconds))
+    return _new_task(Task, (task_id, created_at, queue / speed, run / speed, failure, video_seconds, rendering))

@@ -13,11 +13,11 @@ REPO = Path(__file__).resolve().parent.parent
 LAYERS = ("sparkspec", "mockserver", "contract_tests", "benchmarks", "tests")
 # The layers inside the mock, bottom up (the README's second table); the first is the domain: no HTTP, no OpenAPI.
 MOCK_LAYERS = (
-    ("clock", "tasks", "store", "scenarios", "outcome_queue", "task_service"),
+    ("clock", "tasks", "store", "scenarios", "outcome_queue", "task_service", "video_recipe", "pictures", "footage"),
     ("bodies", "problems"),
-    ("journal", "state_file", "settings"),
+    ("journal", "state_file", "settings", "render_worker", "render_queue", "video_cache"),
     ("contract",),
-    ("frontdoor", "errors", "presenter", "faults", "routes", "admin", "http_protocol"),
+    ("frontdoor", "errors", "presenter", "faults", "downloads", "routes", "admin", "http_protocol"),
     ("app", "spark_mock", "launcher", "pytest_plugin", "__init__", "__main__"),
 )
 MOCK_LAYER = {

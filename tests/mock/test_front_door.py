@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,7 +16,7 @@ from mockserver.clock import ManualClock
 from mockserver.errors import ApiError
 from mockserver.frontdoor import Call, FrontDoor, Reply, Route, Routes
 from mockserver.journal import Journal
-from tests.helpers import AUTH, CREATE_PATH, VALID_BODY, SpecCheckedClient, create_ok, poll_path
+from tests.helpers import AUTH, CREATE_PATH, VALID_BODY, ClientFactory, SpecCheckedClient, create_ok, poll_path
 
 
 async def _ok(call: Call) -> Reply:
@@ -117,11 +118,12 @@ def test_an_admin_path_with_a_trailing_slash_is_redirected_as_starlette_did(clie
 
 
 def test_a_crash_before_the_video_starts_is_a_500_in_the_api_shape(
-    client: SpecCheckedClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    make_client: ClientFactory, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
+    client = make_client(Settings(video="fixed"))
     task_id = create_ok(client)
     client.post("/__mock/clock/advance", json={"seconds": 1000})
-    monkeypatch.setattr("mockserver.routes.video_path", lambda: "/no/such/file.mp4")
+    monkeypatch.setattr("mockserver.downloads.video_path", lambda: Path("/no/such/file.mp4"))
     with caplog.at_level(logging.ERROR, logger="mockserver"):
         response = client.get(f"/__mock/assets/{task_id}/result_00.mp4")
     assert response.status_code == 500 and response.json()["error_code"] == 500

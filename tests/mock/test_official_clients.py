@@ -23,9 +23,12 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from mockserver import Settings
+from mockserver import Settings, create_app
 from mockserver.clock import ManualClock
-from tests.helpers import AUTH, CREATE_PATH, VALID_BODY, ClientFactory
+from mockserver.launcher import free_port
+from tests.helpers import AUTH, CREATE_PATH, VALID_BODY, ClientFactory, serve
+from tests.skill_client import SkillClient
+from tests.video_probe import probe
 
 KNOWN = {"pending", "queued", "running", "processing", "completed", "succeeded", "failed"}
 SUCCESS = {"completed", "succeeded"}
@@ -134,3 +137,16 @@ def test_http_errors_are_read_from_detail(
 def test_an_unknown_task_is_an_http_error_with_a_detail(make_client: ClientFactory) -> None:
     response = make_client().get(f"{CREATE_PATH}/00000000-0000-4000-8000-000000000000", headers=AUTH)
     assert read_http_error(response.json()) == "Task 00000000-0000-4000-8000-000000000000 does not exist"
+
+
+@pytest.mark.socket
+def test_the_skill_client_gets_a_15_s_video_for_a_15_s_request() -> None:
+    """Over a real socket and in real time (at speed 600 the task lasts about 0.3 s, its rendering longer):
+    the skill's client creates, polls, then fetches the URL it was given, with its retries and timeout."""
+    with serve(create_app(Settings(speed=600)), free_port()) as url, SkillClient(url, "sk-mr-test-key") as client:
+        outcome = client.create_and_poll(CREATE_PATH, {**VALID_BODY, "duration": 15})
+        assert outcome.status == "succeeded" and len(outcome.results) == 1
+        download = client.request("GET", outcome.results[0])
+    assert download.status_code == 200 and download.headers["content-type"] == "video/mp4"
+    video = probe(download.content)
+    assert video.problems == [] and video.duration == pytest.approx(15.0, abs=1e-3)

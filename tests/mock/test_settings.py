@@ -60,6 +60,9 @@ def test_settings_from_the_environment() -> None:
         ({"MOCK_IMAGE_CHECKS": "off"}, "image_checks must be one of full, header"),
         ({"MOCK_READ_TIMEOUT": "0"}, "read_timeout must be a number of seconds above 0"),
         ({"MOCK_READ_TIMEOUT": "nan"}, "read_timeout must be a number of seconds above 0"),
+        ({"MOCK_VIDEO": "none"}, "video must be one of rendered, fixed"),
+        ({"MOCK_VIDEO_CACHE": "0"}, "video_cache must be between 1 and 100000, got 0"),
+        ({"MOCK_VIDEO_CACHE": "ten"}, "MOCK_VIDEO_CACHE='ten' is not a valid video_cache"),
     ],
 )
 def test_bad_values_fail_loudly(environ: dict[str, str], message: str) -> None:
@@ -96,6 +99,8 @@ def test_every_setting_reaches_a_worker_process(tmp_path: Path) -> None:
         nulls="absent",
         shot_field="multi_shots",
         image_checks="header",
+        video="fixed",
+        video_cache=7,
     )
     defaults = Settings()
     assert all(getattr(settings, f.name) != getattr(defaults, f.name) for f in dataclasses.fields(Settings))

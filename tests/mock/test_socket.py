@@ -11,7 +11,7 @@ import pytest
 from contract_tests.images import data_uri, make_image
 from mockserver.launcher import SPARK_MOCK, launch
 from mockserver.pytest_plugin import SparkMock
-from sparkspec.resources import video_path
+from tests.video_probe import probe
 
 pytestmark = pytest.mark.socket
 CREATE_PATH = "/vendors/mulerouter/v1/wan2.6-i2v-spark/generation"
@@ -52,7 +52,8 @@ def test_a_whole_cycle_over_http(server: str) -> None:
         assert video_url.startswith(server + "/")
         video = client.get(video_url)
         assert video.status_code == 200 and video.headers["content-type"] == "video/mp4"
-        assert video.content == video_path().read_bytes()
+        rendered = probe(video.content)  # made from this request: its image is 4:3, a landscape frame
+        assert rendered.problems == [] and (rendered.width, rendered.height, rendered.duration) == (1920, 1080, 5.0)
 
 
 def test_bad_input_over_http_gets_4xx_not_a_crash(server: str) -> None:
@@ -84,6 +85,6 @@ def test_a_whole_cycle_through_the_plugins_fixture(spark_mock: SparkMock) -> Non
         spark_mock.advance(3600)
         assert client.get(f"{CREATE_PATH}/{failing}").json()["task_info"]["error"]["code"] == 3001
         done = client.get(f"{CREATE_PATH}/{succeeding}").json()
-        assert client.get(done["videos"][0]).content == video_path().read_bytes()
+        assert probe(client.get(done["videos"][0]).content).duration == 5.0
     assert [entry.status for entry in spark_mock.requests()] == [202, 202, 200, 200]  # the video: under /__mock
     assert [task["phase"] for task in spark_mock.tasks()] == ["failed", "succeeded"]

@@ -1,4 +1,5 @@
-"""The result video: a real MP4 that plays, served for succeeded tasks only."""
+"""The result video: a real MP4 that plays, served for succeeded tasks only (what is in it:
+test_rendered_video.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import av
 from mockserver import Settings
 from mockserver.clock import ManualClock
 from sparkspec.resources import video_path
-from tests.helpers import ClientFactory, SpecCheckedClient, create_ok, poll
+from tests.helpers import VALID_BODY, ClientFactory, SpecCheckedClient, create_ok, poll
 
 
 def test_the_bundled_video_is_a_playable_1080p_mp4_with_sound() -> None:
@@ -23,23 +24,36 @@ def test_the_bundled_video_is_a_playable_1080p_mp4_with_sound() -> None:
 
 
 def test_a_succeeded_task_serves_its_video(client: SpecCheckedClient, clock: ManualClock) -> None:
-    task_id = create_ok(client)
+    task_id = create_ok(client, {**VALID_BODY, "duration": 10})
     clock.advance(600)
     url = poll(client, task_id)["videos"][0]
     response = client.get(url)
     assert response.status_code == 200
     assert response.headers["content-type"] == "video/mp4"
-    assert response.content == video_path().read_bytes()
     with av.open(io.BytesIO(response.content), mode="r") as container:
         assert next(container.decode(video=0)).width == 1920
+        assert container.duration == 10_000_000  # rendered for this request, not the bundled 5 s
+    assert client.get(f"/__mock/tasks/{task_id}").json()["rendering"].startswith("10s-tone-1shot-")
+
+
+def test_with_video_fixed_every_task_gets_the_bundled_file(make_client: ClientFactory, clock: ManualClock) -> None:
+    client = make_client(Settings(video="fixed"))
+    task_id = create_ok(client, {**VALID_BODY, "duration": 15, "audio": False})
+    clock.advance(600)
+    response = client.get(poll(client, task_id)["videos"][0])
+    assert response.status_code == 200 and response.content == video_path().read_bytes()
+    assert client.get(f"/__mock/tasks/{task_id}").json()["rendering"] is None
 
 
 def test_range_requests_work_for_players(client: SpecCheckedClient, clock: ManualClock) -> None:
     task_id = create_ok(client)
     clock.advance(600)
     url = poll(client, task_id)["videos"][0]
+    whole = client.get(url).content
     response = client.get(url, headers={"Range": "bytes=0-99"})
-    assert response.status_code == 206 and response.content == video_path().read_bytes()[:100]
+    assert response.status_code == 206 and response.content == whole[:100]
+    response = client.get(url, headers={"Range": f"bytes={len(whole)}-"})  # past the end: ignored, the whole file
+    assert response.status_code == 200 and response.content == whole
 
 
 def test_no_video_before_success_or_after_failure(client: SpecCheckedClient, clock: ManualClock) -> None:
