@@ -145,7 +145,8 @@ class GenerationApi:
         notes.shot_type = _effective_shot_type(admission.read, admission.fields, self._shot_field)
         faults = deps.faults
         if scenario is None:  # a valid create without the header takes the next queued outcome, if any
-            scenario = faults.queued_create(authorization, notes) or deps.default_scenario
+            queued = None if faults.idle() else faults.queued_create(authorization, notes)
+            scenario = queued or deps.default_scenario
         # Each fault is one attribute read when the scenario has none: nearly every create.
         if scenario.delay is not None or faults.latency:
             await faults.wait("create", scenario, notes)
@@ -177,7 +178,7 @@ class GenerationApi:
         task = self._find(call.params["task_id"], POLL)
         notes.task_id = task.id
         faults = deps.faults
-        scenario = faults.queued_poll(task.id, authorization, notes)
+        scenario = None if faults.idle() else faults.queued_poll(task.id, authorization, notes)
         if scenario is not None or faults.latency:
             await faults.wait("poll", scenario, notes)
         if scenario is not None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import os
 import shutil
 import tempfile
@@ -68,6 +69,7 @@ class VideoCache:
         self._queue = queue
         self._lock = threading.Lock()
         self._pending: dict[str, Job] = {}
+        self._due: dict[str, float] = {}  # the earliest time each pending rendering was asked for
         self._failed: set[str] = set()
         self._leases: Counter[str] = Counter()
         # Stem -> the file's path as a string: a create that finds its rendering here looks no further
@@ -88,7 +90,11 @@ class VideoCache:
         due = time.monotonic() + max(0.0, ready_in - lead_seconds(recipe.seconds))
         pending = self._pending.get(stem)
         if pending is not None:  # on its way; due by this task's time, if that is earlier
-            self.queue.submit(pending, self._finished, due)
+            # Identical creates come in a stream, each task due later than the one before: the queue
+            # (and its lock) is asked only when this one is due sooner than any asked before.
+            if due < self._due.get(stem, math.inf):
+                self._due[stem] = due
+                self.queue.submit(pending, self._finished, due)
             return
         self._request(recipe, stem, due)
 
@@ -159,14 +165,17 @@ class VideoCache:
             if stem in self._pending:
                 return
             self._pending[stem] = job
+            self._due[stem] = due
         if not self.queue.submit(job, self._finished, due):
             with self._lock:
                 self._pending.pop(stem, None)
+                self._due.pop(stem, None)
 
     def _finished(self, outcome: Outcome) -> None:
         stem = outcome.job.final.stem
         with self._lock:
             self._pending.pop(stem, None)
+            self._due.pop(stem, None)
             if outcome.error is None:
                 self._ready[stem] = str(outcome.job.final)
                 self._ready.move_to_end(stem)

@@ -67,11 +67,24 @@ def recipe_for(fields: Mapping[str, Any], shot_type: Any) -> Recipe:
     As documented: ``audio_url`` overrides ``audio``; the shot type only takes effect with
     ``prompt_extend`` on. Images given as URLs are never fetched, so they add nothing to the key.
     """
+    image, last = fields["image"], fields.get("last_frame")
+    if image.startswith(_PLAIN) and (last is None or last.startswith(_PLAIN)):  # most creates: asked once
+        known = _BY_FIELDS.get(
+            (
+                fields["duration"],
+                fields.get("audio"),
+                fields.get("audio_url") is None,
+                shot_type,
+                fields.get("prompt_extend"),
+                last is None,
+            )
+        )
+        if known is not None:
+            return known
     seconds = int(fields["duration"])
     audio_url = fields.get("audio_url")
     sound: Sound = "url-tone" if audio_url is not None else "silent" if fields.get("audio") is False else "tone"
     shots = MULTI_SHOTS if shot_type == "multi" and fields.get("prompt_extend") is True else 1
-    image, last = fields["image"], fields.get("last_frame")
     image_b64 = None if is_url(image) else image
     last_b64 = None if last is None or is_url(last) else last
     if image_b64 is None and last_b64 is None:
@@ -80,6 +93,16 @@ def recipe_for(fields: Mapping[str, Any], shot_type: Any) -> Recipe:
         if recipe is None:
             key = _key(seconds, sound, shots, _URL_DIGEST if last is None else _URL_DIGEST * 2)
             recipe = _URL_RECIPES.setdefault(shared, Recipe(key, seconds, sound, shots, None, None, last is not None))
+        if image.startswith(_PLAIN) and (last is None or last.startswith(_PLAIN)) and len(_BY_FIELDS) < _MAX_BY_FIELDS:
+            fields_key = (
+                fields["duration"],
+                fields.get("audio"),
+                audio_url is None,
+                shot_type,
+                fields.get("prompt_extend"),
+                last is None,
+            )
+            _BY_FIELDS[fields_key] = recipe
         return recipe
     digest = hashlib.blake2b(digest_size=DIGEST_BYTES)
     digest.update(b"url" if image_b64 is None else image_b64.encode("utf-8", "surrogatepass"))
@@ -88,6 +111,13 @@ def recipe_for(fields: Mapping[str, Any], shot_type: Any) -> Recipe:
         digest.update(b"url" if last_b64 is None else last_b64.encode("utf-8", "surrogatepass"))
     key = _key(seconds, sound, shots, digest.hexdigest())
     return Recipe(key, seconds, sound, shots, image_b64, last_b64, last is not None)
+
+
+# The same recipes by the fields they are read from, for images given as plain http(s) URLs: a create
+# finds its recipe in one lookup. The fields' values are the schema's (few), but bounded all the same.
+_BY_FIELDS: dict[tuple[Any, ...], Recipe] = {}
+_MAX_BY_FIELDS = 256
+_PLAIN = ("https://", "http://")
 
 
 def stand_in(key: str) -> Recipe | None:
