@@ -39,6 +39,7 @@ from mockserver.scenarios import Scenario, ScenarioError, ScenarioParser
 from mockserver.settings import ANY_KEY, Settings, ShotField
 from mockserver.task_service import TaskService
 from mockserver.tasks import Phase, Task
+from mockserver.webhooks import WebhookService
 from sparkspec.openapi import ApiSpec, SpecError
 from sparkspec.redaction import summarize
 from sparkspec.resources import video_path
@@ -84,6 +85,7 @@ class Dependencies:
     scenarios: ScenarioParser
     default_scenario: Scenario
     queue: OutcomeQueue
+    webhooks: WebhookService | None = None
 
 
 class GenerationApi:
@@ -103,6 +105,7 @@ class GenerationApi:
         self._token_pattern = deps.spec.bearer_token_pattern  # the spec's x-token-pattern, compiled once
         self._verdicts: dict[bytes | None, str | None] = {}
         self._shot_field: ShotField = deps.settings.shot_field
+        self._webhooks = deps.webhooks
 
     def routes(self) -> list[Route]:
         """The spec's operations, each with its handler, and the result video."""
@@ -154,6 +157,10 @@ class GenerationApi:
         if scenario.reject_status is not None:
             raise self._rejection(scenario)
         task = deps.tasks.create(admission.fields, scenario)
+        # Webhooks (issue 17): the task's events are scheduled. With no endpoint, two attribute reads.
+        webhooks = self._webhooks
+        if webhooks is not None and webhooks.active:
+            webhooks.task_created(task, base_url(call, deps.settings.public_url))
         notes.task_id = task.id
         return Reply(202, deps.presenter.created(task))
 
