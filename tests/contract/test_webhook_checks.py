@@ -101,7 +101,7 @@ def delivery(event_type: str = "task.created", status: str = "queued", **signing
         "x-mulerouter-webhook-timestamp": str(stamp),
         "x-mulerouter-webhook-signature": sign(SECRET, "dlv_1", stamp, body, **signing),
     }
-    return Sent(body, headers)
+    return Sent(body, headers, received_at=float(stamp))  # received the second it was signed
 
 
 @pytest.fixture(scope="module")
