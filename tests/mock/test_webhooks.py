@@ -112,21 +112,19 @@ def test_a_manual_clock_moved_by_the_test_sends_task_succeeded_without_waiting()
         clock.advance(600)  # on the clock itself: no request tells the mock
         moved = time.monotonic()
         delivery = receiver.wait_for("task.succeeded", task_id, timeout=5)
-        assert time.monotonic() - moved < 3  # seen at the scheduler's next look, at most a second later
+        assert time.monotonic() - moved < 4  # seen at the next look at the clock, a second later at most (not 82 s)
         assert delivery.json()["created_at"] == client.get(poll_path(task_id)).json()["task_info"]["updated_at"]
 
 
-def test_a_receiver_that_never_answers_costs_each_attempt_its_timeout_and_never_slows_the_api() -> None:
+def test_a_receiver_that_never_answers_costs_each_attempt_its_timeout_and_never_holds_up_the_api() -> None:
     with socket.create_server(("127.0.0.1", 0), backlog=64) as silent:  # connects, reads nothing, answers never
         url = f"http://127.0.0.1:{silent.getsockname()[1]}/"
-        with mock_sending_to(url, webhook_timeout=0.2, webhook_retries=1) as client:
-            slowest = 0.0
+        with mock_sending_to(url, webhook_timeout=1.0, webhook_retries=0) as client:
             for _ in range(12):
-                started = time.monotonic()
                 create(client)
-                slowest = max(slowest, time.monotonic() - started)
-            log = attempts(client, 24)
-            assert slowest < 0.5, f"a create took {slowest:.2f} s while webhooks hung"
-            assert len(log["attempts"]) == 24
-            assert {a["error"] for a in log["attempts"]} == {"no answer within 0.2 s"}
-            assert all(a["status"] is None and a["seconds"] < 1 for a in log["attempts"])
+            # Every create was answered while its delivery still waited for the receiver.
+            assert client.get("/__mock/webhooks").json()["attempts"] == []
+            log = attempts(client, 12)
+            assert len(log["attempts"]) == 12
+            assert {a["error"] for a in log["attempts"]} == {"no answer within 1 s"}
+            assert all(a["status"] is None and 0.9 < a["seconds"] < 2 for a in log["attempts"])
