@@ -33,9 +33,9 @@ test: $(STAMP)  ## Run the checks and the whole test suite
 	$(MAKE) --no-print-directory check
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# BASE_URL, API_KEY, MAX_TASKS, TASK_TIMEOUT, POLL_INTERVAL, PROFILE, REPORT_DIR and STRICT given on the command
-# line reach spark-contract through the environment (make exports command-line variables), so the key
-# is never echoed into a recipe line.
+# BASE_URL, API_KEY, MAX_TASKS, TASK_TIMEOUT, POLL_INTERVAL, PROFILE, REPORT_DIR, STRICT, WEBHOOK_LISTEN and
+# WEBHOOK_SECRET given on the command line reach spark-contract through the environment (make exports
+# command-line variables), so neither the key nor the secret is ever echoed into a recipe line.
 contract: $(STAMP)  ## Check a target against the contract (default: the bundled mock; BASE_URL=... API_KEY=...; STRICT=1)
 	@$(BIN)/spark-contract
 

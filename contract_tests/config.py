@@ -1,8 +1,9 @@
 """How a contract run is configured: one frozen dataclass, read from the environment in one place.
 
 The interface is the one the README documents: ``BASE_URL``, ``API_KEY``, ``MAX_TASKS``,
-``TASK_TIMEOUT``, ``PROFILE``, ``POLL_INTERVAL``, ``REPORT_DIR`` and ``STRICT``. The key is only ever read from
-the environment, never from an argument, so it stays out of shell history and process lists.
+``TASK_TIMEOUT``, ``PROFILE``, ``POLL_INTERVAL``, ``REPORT_DIR``, ``STRICT``, and for webhooks
+``WEBHOOK_LISTEN`` and ``WEBHOOK_SECRET``. The key and the secret are only ever read from the
+environment, never from an argument, so they stay out of shell history and process lists.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from contract_tests.target import usable_key
+from sparkspec.webhook_signature import signing_key
 
 
 class ConfigError(ValueError):
@@ -75,6 +77,10 @@ class RunConfig:
         request_timeout: Seconds one HTTP request may take.
         bundled: The target is the bundled mock, started for the run.
         strict: Deviations (a disputed or assumed rule broken) fail the run, as violations do.
+        webhook_listen: ``host:port`` where the run receives the target's webhooks (``None``: they are
+            not checked). The bundled mock is told to send there; any other target must have the
+            endpoint registered (in MuleRouter's console, for the live API).
+        webhook_secret: The endpoint's ``whsec_...`` signing secret (never printed).
     """
 
     base_url: str | None
@@ -87,6 +93,8 @@ class RunConfig:
     request_timeout: float = 60.0
     bundled: bool = False
     strict: bool = False
+    webhook_listen: tuple[str, int] | None = None
+    webhook_secret: str = field(default="", repr=False)
 
     @property
     def target_name(self) -> str:
@@ -111,6 +119,7 @@ class RunConfig:
             "profile": environ.get("PROFILE") or None,
             "report_dir": environ.get("REPORT_DIR") or None,
             "strict": environ.get("STRICT") or None,
+            "webhook_listen": environ.get("WEBHOOK_LISTEN") or None,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         base_url = values["base_url"]
@@ -127,6 +136,17 @@ class RunConfig:
         if profile_name not in PROFILES:
             raise ConfigError(f"PROFILE must be one of {', '.join(PROFILES)}, got {profile_name!r}")
         default_cap = None if base_url is None else DEFAULT_EXTERNAL_MAX_TASKS
+        listen = parse_listen(values["webhook_listen"])
+        webhook_secret = environ.get("WEBHOOK_SECRET", "").strip()
+        if webhook_secret:
+            try:
+                signing_key(webhook_secret)
+            except ValueError as exc:  # never shows the secret
+                raise ConfigError(f"WEBHOOK_SECRET: {exc}") from None
+        if listen is not None and base_url is not None and not webhook_secret and need_key:
+            raise ConfigError(
+                "WEBHOOK_LISTEN needs WEBHOOK_SECRET, the endpoint's whsec_... secret (in the environment)"
+            )
         return cls(
             base_url=base_url,
             api_key=api_key,
@@ -139,6 +159,8 @@ class RunConfig:
             profile=PROFILES[profile_name],
             report_dir=Path(values["report_dir"] or "reports/contract"),
             strict=parse_flag("STRICT", values["strict"]),
+            webhook_listen=listen,
+            webhook_secret=webhook_secret,
         )
 
     def with_target(self, base_url: str, api_key: str, *, bundled: bool = False) -> RunConfig:
@@ -158,6 +180,17 @@ def parse_number(
     if not math.isfinite(value) or value < minimum:
         raise error(f"{name} must be at least {minimum}, got {raw!r}")
     return value
+
+
+def parse_listen(raw: Any) -> tuple[str, int] | None:
+    """``WEBHOOK_LISTEN``: ``host:port`` (``[::1]:9000`` for IPv6); ``None`` when unset."""
+    if raw is None or raw == "":
+        return None
+    host, _, port = str(raw).strip().rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not host or not (port.isascii() and port.isdigit()) or not 1 <= int(port) <= 65535:
+        raise ConfigError(f"WEBHOOK_LISTEN must be host:port with a port from 1 to 65535, got {raw!r}")
+    return host, int(port)
 
 
 def parse_flag(name: str, raw: Any, error: type[ValueError] = ConfigError) -> bool:

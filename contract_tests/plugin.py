@@ -16,6 +16,7 @@ from contract_tests.run_report import RunReport, TestResult
 from contract_tests.schemathesis_bridge import register_formats
 from contract_tests.target import Target, TargetUnreachable
 from contract_tests.task_plan import plan_for
+from mockserver import WebhookReceiver
 from sparkspec.openapi import ApiSpec
 
 HYPOTHESIS_PROFILE = "contract"
@@ -27,12 +28,13 @@ SHARE_MARKER = "tasks"
 class ContractPlugin:
     """Registered by the runner for one run; owns the target, the task budget and the report."""
 
-    def __init__(self, config: RunConfig) -> None:
+    def __init__(self, config: RunConfig, receiver: WebhookReceiver | None = None) -> None:
         if config.base_url is None:
             raise ValueError("the plugin needs a concrete target URL")
         self.config = config
+        self.receiver = receiver  # the target's webhooks, when the run checks them
         self._spec = ApiSpec.load()
-        self.plan = plan_for(config.profile, config.max_tasks)
+        self.plan = plan_for(config.profile, config.max_tasks, webhooks=config.webhook_listen is not None)
         self.budget = TaskBudget(config.max_tasks, self.plan.limits)
         self.ledger = Ledger(strict=config.strict, remember=not self.shrinks)
         self.report = RunReport(config, self.budget, self.plan)

@@ -32,8 +32,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = command_parser(
         "spark-contract",
         "Run the wan2.6-i2v-spark contract suites against the bundled mock or any URL. "
-        "Settings also come from BASE_URL, MAX_TASKS, TASK_TIMEOUT, POLL_INTERVAL, PROFILE, REPORT_DIR "
-        "and STRICT; the key only from API_KEY.",
+        "Settings also come from BASE_URL, MAX_TASKS, TASK_TIMEOUT, POLL_INTERVAL, PROFILE, REPORT_DIR, "
+        "STRICT and WEBHOOK_LISTEN; the key only from API_KEY, the webhook secret only from WEBHOOK_SECRET.",
         EXIT_CODES,
     )
     parser.add_argument("--base-url", help="the target (default: start the bundled mock for the run)")
@@ -45,6 +45,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("-k", dest="select", default="", help="only the tests matching this pytest -k expression")
     parser.add_argument(
         "--strict", action="store_true", default=None, help="deviations fail the run too (STRICT=1 does the same)"
+    )
+    parser.add_argument(
+        "--webhook-listen",
+        help="host:port to receive the target's webhooks on, and check them (WEBHOOK_SECRET: their secret)",
     )
     parser.add_argument("--plan", action="store_true", help="print the task plan (tasks per part of the run) and stop")
     args = parser.parse_args(argv)
@@ -58,20 +62,26 @@ def main(argv: Sequence[str] | None = None) -> int:
             poll_interval=args.poll_interval,
             report_dir=args.report_dir,
             strict=args.strict,
+            webhook_listen=args.webhook_listen,
             need_key=not args.plan,
         )
     except ConfigError as exc:
         sys.stderr.write(f"spark-contract: {exc}\n")
         return EXIT_USAGE
-    plan = plan_run(ApiSpec.load(), config.profile, config.max_tasks)
+    plan = plan_run(ApiSpec.load(), config.profile, config.max_tasks, webhooks=config.webhook_listen is not None)
     if args.plan:
         sys.stdout.write(f"spark-contract: {config.target_name}, profile {config.profile.name}\n\n{plan.describe()}")
         return 0
     cap = "no cap" if config.max_tasks is None else f"at most {config.max_tasks} accepted tasks"
     strict = ", STRICT: deviations fail" if config.strict else ""
+    hooks = "" if config.webhook_listen is None else ", webhooks received on {}:{}".format(*config.webhook_listen)
     sys.stdout.write(
         f"spark-contract: {config.target_name}, profile {config.profile.name}, {cap}, "
-        f"{plan.total} tasks planned{strict}\n"
+        f"{plan.total} tasks planned{strict}{hooks}\n"
     )
-    code, _ = run(config, selected(args.select))
+    try:
+        code, _ = run(config, selected(args.select))
+    except ConfigError as exc:
+        sys.stderr.write(f"spark-contract: {exc}\n")
+        return EXIT_USAGE
     return code

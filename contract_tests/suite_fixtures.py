@@ -11,11 +11,12 @@ from typing import Any
 import pytest
 
 from contract_tests.boundaries import base_body
-from contract_tests.config import RunConfig
+from contract_tests.config import ConfigError, RunConfig
 from contract_tests.lifecycle import TaskWatcher
 from contract_tests.plugin import PLUGIN, ContractPlugin
 from contract_tests.target import Target
 from contract_tests.verdicts import Verdicts
+from mockserver import WebhookReceiver
 from sparkspec.openapi import ApiSpec
 
 
@@ -54,6 +55,15 @@ def target(request: pytest.FixtureRequest) -> Target:
 def verdicts(request: pytest.FixtureRequest, spec: ApiSpec, run_config: RunConfig) -> Verdicts:
     assert run_config.base_url is not None
     return Verdicts(spec, run_config.base_url, _plugin(request).ledger)
+
+
+@pytest.fixture(scope="session")
+def webhook_receiver(request: pytest.FixtureRequest) -> WebhookReceiver:
+    """What the target sent to ``WEBHOOK_LISTEN`` during the run (only when the run checks webhooks)."""
+    receiver = _plugin(request).receiver
+    if receiver is None:
+        raise ConfigError("the webhook suite needs WEBHOOK_LISTEN")
+    return receiver
 
 
 @pytest.fixture(scope="session")

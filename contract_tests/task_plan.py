@@ -4,7 +4,8 @@ the first request.
 Every accepted create may be a billed task, so the budget is planned, not raced. Each part of the
 run gets a share, in this order of priority, until ``MAX_TASKS`` is used up:
 
-1. the lifecycle suite's tasks, followed to their end;
+1. the lifecycle suite's tasks, followed to their end (and, when the run checks webhooks, one task
+   whose webhooks it waits for);
 2. each valid image case (one task each);
 3. the auth suite's task to poll, and one for a wrongly accepted create;
 4. one task for mistakes in the edges, and one in Schemathesis' negative cases: invalid requests
@@ -95,8 +96,9 @@ class TaskPlan:
         return "\n".join(lines) + "\n"
 
 
-def plan_run(spec: ApiSpec, profile: Profile, max_tasks: int | None) -> TaskPlan:
-    """The plan for ``profile`` under ``max_tasks``, from the spec's edges and image cases."""
+def plan_run(spec: ApiSpec, profile: Profile, max_tasks: int | None, *, webhooks: bool = False) -> TaskPlan:
+    """The plan for ``profile`` under ``max_tasks``, from the spec's edges and image cases; ``webhooks``:
+    the run checks the target's webhooks (``WEBHOOK_LISTEN``)."""
     found = edges(spec)
     valid = [e for e in found if e.valid]
     exact = sum(1 for e in valid if e.exact)
@@ -114,6 +116,7 @@ def plan_run(spec: ApiSpec, profile: Profile, max_tasks: int | None) -> TaskPlan
     mistakes = profile.mistakes
     wanted: list[tuple[str, int, int, str]] = [  # name, at least, at most, why
         ("lifecycle", profile.lifecycle_tasks, profile.lifecycle_tasks, "tasks followed from create to their end"),
+        *([("webhooks", 1, 1, "a task whose webhooks the run waits for")] if webhooks else []),
         ("images.valid", valid_images, valid_images, "one per valid image case"),
         ("auth", 2, 2, "a task to poll without a key, and one create wrongly accepted without one"),
         # Documented-invalid requests cost nothing unless accepted; one accepted is a violation found.
@@ -153,10 +156,10 @@ def plan_run(spec: ApiSpec, profile: Profile, max_tasks: int | None) -> TaskPlan
 def active_plan() -> TaskPlan:
     """The plan of the run in progress (the suites read it when pytest imports them)."""
     config = active()
-    return plan_for(config.profile, config.max_tasks)
+    return plan_for(config.profile, config.max_tasks, webhooks=config.webhook_listen is not None)
 
 
 @lru_cache(maxsize=4)
-def plan_for(profile: Profile, max_tasks: int | None) -> TaskPlan:
-    """:func:`plan_run` for the shipped spec, worked out once per profile and cap."""
-    return plan_run(ApiSpec.load(), profile, max_tasks)
+def plan_for(profile: Profile, max_tasks: int | None, *, webhooks: bool = False) -> TaskPlan:
+    """:func:`plan_run` for the shipped spec, worked out once per profile, cap and webhook check."""
+    return plan_run(ApiSpec.load(), profile, max_tasks, webhooks=webhooks)

@@ -15,6 +15,8 @@ GET    /__mock/scenarios           what is queued
 DELETE /__mock/scenarios           empty the queue (a reset does too)
 GET    /__mock/openapi.json        the spec, whose only server is this mock as the client reached it
 GET    /__mock/openapi.yaml        the same, as YAML
+
+The webhook routes, under /__mock/webhooks, are in webhook_admin.py.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from mockserver.presenter import Presenter, video_path
 from mockserver.scenarios import ScenarioParser
 from mockserver.task_service import TaskService
 from mockserver.tasks import Task
+from mockserver.webhooks import WebhookService
 from sparkspec.openapi import SAFE_DUMPER
 
 ADMIN_PREFIX = "/__mock"
@@ -60,8 +63,10 @@ class AdminApi:
         queue: OutcomeQueue,
         scenarios: ScenarioParser,
         public_url: str | None = None,
+        webhooks: WebhookService | None = None,
     ) -> None:
         self.tasks = tasks
+        self.webhooks = webhooks
         self.journal = journal
         self.presenter = presenter
         self.queue = queue
@@ -97,10 +102,13 @@ class AdminApi:
         return _json({"reset": True, **self._clock_body()})
 
     def forget(self) -> None:
-        """What a reset does: every task, request and queued outcome forgotten; the clock back to real time."""
+        """What a reset does: every task, request and queued outcome forgotten; the clock back to real time;
+        pending webhook events and the delivery log forgotten, the configured endpoints back."""
         self.tasks.reset()
         self.journal.clear()
         self.queue.clear()
+        if self.webhooks is not None:
+            self.webhooks.reset()
 
     async def clock_now(self, call: Call) -> Reply:
         return _json(self._clock_body())
@@ -115,6 +123,8 @@ class AdminApi:
             self.tasks.clock.advance(float(seconds))
         except ValueError as exc:
             raise ApiError(400, str(exc)) from None
+        if self.webhooks is not None:
+            self.webhooks.wake()  # events the move made due go out now
         return _json(self._clock_body())
 
     async def requests(self, call: Call) -> Reply:

@@ -5,7 +5,10 @@ from __future__ import annotations
 import copy
 import gc
 import os
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from functools import partial
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.types import ASGIApp
@@ -27,6 +30,10 @@ from mockserver.store import MemoryStore, TaskStore
 from mockserver.task_service import TaskService
 from mockserver.tasks import INITIAL, TRANSITIONS, Phase
 from mockserver.video_cache import VideoCache, video_cache
+from mockserver.webhook_admin import WebhookAdmin
+from mockserver.webhook_delivery import Courier
+from mockserver.webhook_endpoints import Endpoints
+from mockserver.webhooks import WebhookService, webhook_sender
 from sparkspec.image_rules import PLAIN_URL, ImageRejected, ImageRules, is_valid_image
 from sparkspec.openapi import ApiSpec, Lifecycle, SpecError
 
@@ -35,8 +42,15 @@ class MockApp(Starlette):
     """A Starlette app whose every HTTP request goes through the front door (Starlette's own router
     is left only the lifespan)."""
 
-    def __init__(self, *, routes: Routes, journal: Journal, clock: Clock) -> None:
-        super().__init__()
+    def __init__(
+        self,
+        *,
+        routes: Routes,
+        journal: Journal,
+        clock: Clock,
+        lifespan: Callable[[Any], AbstractAsyncContextManager[None]] | None = None,
+    ) -> None:
+        super().__init__(lifespan=lifespan)
         self._routes = routes
         self._journal = journal
         self._clock = clock
@@ -127,6 +141,7 @@ def create_app(
         reset_counter=reset_counter,
         id_rule=id_rule,
     )
+    webhooks = _webhooks(settings, spec, clock, tasks, presenter)
     api = GenerationApi(
         Dependencies(
             settings=settings,
@@ -139,6 +154,7 @@ def create_app(
             default_scenario=default_scenario,
             faults=Faults(queue, scenarios, errors, settings.latency, settings.seed),
             videos=_videos(settings),
+            webhooks=webhooks,
         )
     )
     admin = AdminApi(
@@ -149,9 +165,11 @@ def create_app(
         queue=queue,
         scenarios=scenarios,
         public_url=settings.public_url,
+        webhooks=webhooks,
     )
+    routes = [*api.routes(), *admin.routes(), *WebhookAdmin(webhooks, settings.webhook_secret).routes()]
     app = MockApp(
-        routes=Routes([*api.routes(), *admin.routes()], redirect_prefix=ADMIN_PREFIX), journal=journal, clock=clock
+        routes=Routes(routes, redirect_prefix=ADMIN_PREFIX), journal=journal, clock=clock, lifespan=webhooks.lifespan
     )
     app.state.settings = settings
     app.state.spec = spec
@@ -163,6 +181,7 @@ def create_app(
     app.state.scenarios = scenarios
     app.state.admin = admin
     app.state.videos = api.deps.videos
+    app.state.webhooks = webhooks
     return app
 
 
@@ -174,6 +193,31 @@ def _videos(settings: Settings) -> VideoCache | None:
     state = settings.state_file
     directory = None if state is None else state.with_name(state.name + "-videos")
     return video_cache(directory, settings.video_cache, shared=state is not None)
+
+
+def _webhooks(
+    settings: Settings, spec: ApiSpec, clock: Clock, tasks: TaskService, presenter: Presenter
+) -> WebhookService:
+    """The webhook service, with the endpoints of the settings (none: it stays idle until the admin API adds one)."""
+    secret = settings.webhook_secret
+    configured = [(url, secret) for url in settings.webhook_urls] if secret is not None else []
+    courier = Courier(
+        retries=settings.webhook_retries,
+        backoff=settings.webhook_backoff,
+        timeout=settings.webhook_timeout,
+        log_size=settings.webhook_log_size,
+        encoding=settings.webhook_signature_encoding,
+        key=settings.webhook_key,
+    )
+    return WebhookService(
+        endpoints=Endpoints(settings.webhook_key, configured),
+        courier=courier,
+        clock=clock,
+        tasks=tasks,
+        presenter=presenter,
+        timestamps=settings.timestamps,
+        sender=webhook_sender(spec),
+    )
 
 
 def _check_lifecycle(lifecycle: Lifecycle) -> None:

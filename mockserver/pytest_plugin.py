@@ -11,14 +11,21 @@ Installing the package registers it (the ``pytest11`` entry point); there is not
     ``httpx.AsyncClient(transport=spark_mock_asgi.transport, base_url=spark_mock_asgi.url)``. No port,
     no process; a fresh mock for each test.
 
-Both have the same controls: :meth:`~SparkMock.advance` moves the clock, :meth:`~SparkMock.queue`
+``spark_webhooks``
+    A :class:`~mockserver.webhook_receiver.WebhookReceiver` on a real socket, registered with
+    ``spark_mock`` as a webhook endpoint for this test: it keeps every delivery, checks its signature
+    (``delivery.verified``), and ``wait_for("task.succeeded", task_id)`` waits for one.
+
+Both mocks have the same controls: :meth:`~SparkMock.advance` moves the clock, :meth:`~SparkMock.queue`
 sets the outcome of the next creates, :meth:`~SparkMock.requests` and :meth:`~SparkMock.tasks` say
-what the mock received and made. When a test that used one fails, its report gets a section that
-lists what the mock received.
+what the mock received and made, :meth:`~SparkMock.webhook_attempts` what it sent. When a test that
+used one fails, its report gets a section that lists what the mock received.
 
 The mock only accepts ``api_key`` (``MOCK_API_KEYS``), so a test also shows that the application
 sends the key it was given. Other settings come from the ``spark_mock_settings`` fixture: override it
 (session-scoped) in a ``conftest.py`` with ``MOCK_*`` names and values, as ``make mock`` takes them.
+Unless it says otherwise, the plugin's mocks retry a webhook after 0.05, 0.1 and 0.2 s
+(``MOCK_WEBHOOK_BACKOFF=0.05``), so that a test of a receiver's failures runs fast.
 """
 
 from __future__ import annotations
@@ -36,8 +43,12 @@ from mockserver.journal import JournalEntry
 from mockserver.launcher import MockProcess, launch
 from mockserver.outcome_queue import enqueue
 from mockserver.settings import Settings
+from mockserver.webhook_endpoints import new_secret
+from mockserver.webhook_receiver import WebhookReceiver
 
 ADMIN = "/__mock"
+# Fast webhook retries in tests, unless spark_mock_settings says otherwise.
+_DEFAULTS = {"MOCK_LOG_LEVEL": "warning", "MOCK_WEBHOOK_BACKOFF": "0.05"}
 _SHOWN_REQUESTS = 30
 _USED: pytest.StashKey[SparkMock] = pytest.StashKey()
 
@@ -78,6 +89,14 @@ class SparkMock(ABC):
     def reset(self) -> None:
         """Forget every task, request and queued outcome; the clock returns to real time."""
 
+    @abstractmethod
+    def add_webhook(self, url: str, secret: str) -> str:
+        """Send every event to ``url`` too, signed with ``secret``, until the next reset; the endpoint's id."""
+
+    @abstractmethod
+    def webhook_attempts(self) -> list[dict[str, Any]]:
+        """Every webhook delivery attempt since the test began, oldest first (``GET /__mock/webhooks``)."""
+
     def received(self) -> str:
         """What the mock received, a line per request: for failure messages."""
         entries = self.requests()
@@ -114,12 +133,18 @@ class SocketMock(SparkMock):
     def reset(self) -> None:
         self._call("POST", "/reset")
 
+    def add_webhook(self, url: str, secret: str) -> str:
+        return str(self._call("POST", "/webhooks/endpoints", {"url": url, "secret": secret})["endpoint"]["id"])
+
+    def webhook_attempts(self) -> list[dict[str, Any]]:
+        return list(self._call("GET", "/webhooks")["attempts"])
+
     def close(self) -> None:
         self._admin.close()
 
     def _call(self, method: str, path: str, body: Any = None, params: Mapping[str, str] | None = None) -> Any:
         response = self._admin.request(method, path, json=body, params=params)
-        if response.status_code != 200:
+        if response.status_code not in (200, 201):
             detail = response.json().get("detail", response.text) if response.content else response.reason_phrase
             raise ValueError(f"the mock refused {method} {ADMIN}{path}: {detail}")
         return response.json()
@@ -136,6 +161,7 @@ class AsgiMock(SparkMock):
 
     def advance(self, seconds: float) -> None:
         self.app.state.clock.advance(float(seconds))
+        self.app.state.webhooks.wake()  # events the move made due go out now
 
     def queue(self, *outcomes: str, operation: str = "create", api_key: str | None = None) -> None:
         enqueue(self.app.state.queue, self.app.state.scenarios, operation, list(outcomes), api_key)
@@ -149,6 +175,15 @@ class AsgiMock(SparkMock):
 
     def reset(self) -> None:
         self.app.state.admin.forget()
+
+    def add_webhook(self, url: str, secret: str) -> str:
+        webhooks = self.app.state.webhooks
+        endpoint = webhooks.endpoints.add(url, secret, "", webhooks.clock.now())
+        webhooks.endpoints_changed()
+        return str(endpoint.id)
+
+    def webhook_attempts(self) -> list[dict[str, Any]]:
+        return [attempt.as_dict() for attempt in self.app.state.webhooks.courier.log]
 
 
 @pytest.fixture(scope="session")
@@ -165,7 +200,7 @@ def spark_mock_key() -> str:
 
 @pytest.fixture(scope="session")
 def _spark_mock_server(spark_mock_settings: dict[str, str], spark_mock_key: str) -> Iterator[SocketMock]:
-    env = {"MOCK_LOG_LEVEL": "warning", **spark_mock_settings, "MOCK_API_KEYS": spark_mock_key}
+    env = {**_DEFAULTS, **spark_mock_settings, "MOCK_API_KEYS": spark_mock_key}
     with launch(env=env) as process:
         mock = SocketMock(process, spark_mock_key)
         try:
@@ -187,10 +222,28 @@ def spark_mock_asgi(
     spark_mock_settings: dict[str, str], spark_mock_key: str, request: pytest.FixtureRequest
 ) -> AsgiMock:
     """A mock in this process, new for this test, reached through ``.transport``."""
-    environment = {"MOCK_LOG_LEVEL": "warning", **spark_mock_settings, "MOCK_API_KEYS": spark_mock_key}
+    environment = {**_DEFAULTS, **spark_mock_settings, "MOCK_API_KEYS": spark_mock_key}
     mock = AsgiMock(Settings.from_env(environment), spark_mock_key)
     request.node.stash[_USED] = mock
     return mock
+
+
+@pytest.fixture(scope="session")
+def _spark_webhook_receiver(spark_mock_settings: dict[str, str]) -> Iterator[WebhookReceiver]:
+    settings = Settings.from_env(spark_mock_settings)  # the readings of the signature the mock uses
+    receiver = WebhookReceiver(new_secret(), encoding=settings.webhook_signature_encoding, key=settings.webhook_key)
+    with receiver:
+        yield receiver
+
+
+@pytest.fixture
+def spark_webhooks(spark_mock: SocketMock, _spark_webhook_receiver: WebhookReceiver) -> WebhookReceiver:
+    """A receiver that ``spark_mock`` sends every webhook to during this test (the mock's reset before
+    the next test removes it). See :class:`~mockserver.webhook_receiver.WebhookReceiver`."""
+    assert _spark_webhook_receiver.secret is not None
+    _spark_webhook_receiver.clear()
+    spark_mock.add_webhook(_spark_webhook_receiver.url, _spark_webhook_receiver.secret)
+    return _spark_webhook_receiver
 
 
 @pytest.hookimpl(wrapper=True)

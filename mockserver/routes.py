@@ -39,6 +39,7 @@ from mockserver.task_service import TaskService
 from mockserver.tasks import Task
 from mockserver.video_cache import VideoCache
 from mockserver.video_recipe import Recipe, recipe_for
+from mockserver.webhooks import WebhookService
 from sparkspec.openapi import ApiSpec, SpecError
 from sparkspec.redaction import summarize
 
@@ -75,6 +76,7 @@ class Dependencies:
     default_scenario: Scenario
     faults: Faults
     videos: VideoCache | None = None  # None: every task gets the fixed video
+    webhooks: WebhookService | None = None
 
 
 class GenerationApi:
@@ -95,6 +97,7 @@ class GenerationApi:
         self._verdicts: dict[bytes | None, str | None] = {}
         self._shot_field: ShotField = deps.settings.shot_field
         self._videos = deps.videos
+        self._webhooks = deps.webhooks
 
     def routes(self) -> list[Route]:
         """The spec's operations, each with its handler, and the result video."""
@@ -150,6 +153,8 @@ class GenerationApi:
         # Each fault is one attribute read when the scenario has none: nearly every create.
         if scenario.delay is not None or faults.latency:
             await faults.wait("create", scenario, notes)
+        if scenario.balance_low and self._webhooks is not None:  # sent whatever the create answers
+            self._webhooks.balance_low()
         if scenario.reject_status is not None or scenario.drop:
             faults.refuse(CREATE, scenario, notes)
         if scenario.poll_faults and not faults.has_room_for(scenario):
@@ -163,6 +168,10 @@ class GenerationApi:
             recipe = recipe or recipe_for(admission.fields, notes.shot_type)
             task = deps.tasks.create(admission.fields, scenario, recipe.key)
             videos.want(recipe, task.queue_seconds + task.run_seconds)
+        # Webhooks (issue 17): the task's events are scheduled. With no endpoint, two attribute reads.
+        webhooks = self._webhooks
+        if webhooks is not None and webhooks.active:
+            webhooks.task_created(task, base_url(call, deps.settings.public_url))
         notes.task_id = task.id
         if scenario.poll_faults:
             faults.plan_polls(task.id, scenario)

@@ -22,7 +22,12 @@ and, with succeed, fail or stall, what happens after the task is made::
     poll-2=503                      this task's 2nd poll answers 503 (429, 500, 502, 503, 504 or
                                     drop; n from 1 to 100; several may be given)
 
-and, with any of them, how the answer comes::
+and, with any of them::
+
+    balance-low                     a ``balance.low`` webhook goes out too (as the API sends one when
+                                    a balance falls below its threshold)
+
+and how the answer comes::
 
     delay=2.5                       wait 2.5 s before answering
     delay=1-3                       ... a time between 1 and 3 s (repeatable under MOCK_SEED)
@@ -49,7 +54,7 @@ MAX_WAIT_SECONDS = 600.0
 MAX_POLL_NUMBER = 100
 DROP = "drop"
 _ANSWER_ITEMS = {"status", "retry-after", "drop", "delay", "trickle"}  # how a create or a poll is answered
-_CREATE_ITEMS = {"succeed", "stall", "fail", "stage", "lose-answer", *_ANSWER_ITEMS}
+_CREATE_ITEMS = {"succeed", "stall", "fail", "stage", "lose-answer", "balance-low", *_ANSWER_ITEMS}
 _POLL_ITEMS = {"ok", *_ANSWER_ITEMS}
 _POLL_ITEM = re.compile(r"poll-(\d{1,3})")
 _SECONDS = re.compile(r"\d{1,4}(\.\d{1,3})?")
@@ -73,6 +78,7 @@ class Scenario:
         delay: Wait a time in this range (seconds) before answering.
         trickle: Send the answer's body over this many seconds.
         poll_faults: For a create: ``(n, outcome)``, the outcome of the task's n-th poll, in the poll grammar.
+        balance_low: For a create: send a ``balance.low`` webhook.
     """
 
     reject_status: int | None = None
@@ -84,6 +90,7 @@ class Scenario:
     delay: tuple[float, float] | None = None
     trickle: float | None = None
     poll_faults: tuple[tuple[int, str], ...] = ()
+    balance_low: bool = False
 
     @property
     def answers(self) -> bool:
@@ -138,7 +145,7 @@ class ScenarioParser:
             f"{', '.join(map(str, sorted(self.failure_codes)))}, "
             f"'status=<{'|'.join(map(str, self.reject_statuses))}>[; retry-after=<seconds>]' or 'drop'; "
             f"with a task, 'lose-answer=drop|{'|'.join(map(str, self.lost_statuses))}' and "
-            f"'poll-<n>=drop|{'|'.join(map(str, self.poll_statuses))}'; with any, {waits}"
+            f"'poll-<n>=drop|{'|'.join(map(str, self.poll_statuses))}'; with any, 'balance-low', {waits}"
         )
         self._poll_usage = (
             f"expected 'ok', 'status=<{'|'.join(map(str, self.poll_statuses))}>[; retry-after=<seconds>]' or"
@@ -149,19 +156,8 @@ class ScenarioParser:
         """Turn a create's scenario text into a :class:`Scenario`, or raise :class:`ScenarioError`."""
         items = self._items(text, self._usage)
         polls = {key: value for key, value in items.items() if _POLL_ITEM.fullmatch(key)}
-        known = {
-            "succeed",
-            "stall",
-            "fail",
-            "stage",
-            "status",
-            "retry-after",
-            "drop",
-            "lose-answer",
-            "delay",
-            "trickle",
-        }
-        self._check_items(text, items, known | set(polls), ("succeed", "stall", "drop"), self._usage)
+        flags = ("succeed", "stall", "drop", "balance-low")
+        self._check_items(text, items, _CREATE_ITEMS | set(polls), flags, self._usage)
         if "stage" in items and "fail" not in items:
             raise self._error(text, "'stage' only goes with 'fail'")
         outcomes = [k for k in ("succeed", "stall", "fail", "status", "drop") if k in items]
@@ -172,9 +168,12 @@ class ScenarioParser:
         delay, trickle = self._waits(text, items, self._usage)
         if "status" in items:
             status, retry_after = self._status(text, items, self.reject_statuses, self._usage)
-            return Scenario(reject_status=status, retry_after=retry_after, delay=delay, trickle=trickle)
+            low = "balance-low" in items
+            return Scenario(
+                reject_status=status, retry_after=retry_after, delay=delay, trickle=trickle, balance_low=low
+            )
         if "drop" in items:
-            return Scenario(drop=True, delay=delay)
+            return Scenario(drop=True, delay=delay, balance_low="balance-low" in items)
         failure = self._failure(text, items["fail"], items.get("stage")) if "fail" in items else None
         return Scenario(
             failure=failure,
@@ -183,6 +182,7 @@ class ScenarioParser:
             delay=delay,
             trickle=trickle,
             poll_faults=tuple(sorted(self._poll_fault(text, key, value) for key, value in polls.items())),
+            balance_low="balance-low" in items,
         )
 
     def parse_poll(self, text: str) -> Scenario:

@@ -12,6 +12,8 @@ from typing import Any, Literal, TypeVar, get_args
 from mockserver.clock import TimestampStyle
 from mockserver.outcome_queue import OPERATIONS
 from mockserver.scenarios import ScenarioError, latencies
+from mockserver.webhook_endpoints import MAX_ENDPOINTS, url_problem
+from sparkspec.webhook_signature import Encoding, KeyReading, signing_key
 
 Vocabulary = str  # a key of x-task-lifecycle.vocabularies in the spec; checked against it in create_app
 ErrorPlacement = Literal["task_info", "top_level"]
@@ -31,6 +33,9 @@ MIN_SPEED, MAX_SPEED = 0.001, 1_000_000.0
 MAX_WORKERS = 64
 MAX_READ_TIMEOUT = 3600.0
 MAX_VIDEO_CACHE = 100_000
+MAX_WEBHOOK_RETRIES = 10
+MAX_WEBHOOK_BACKOFF = 60.0
+MAX_WEBHOOK_TIMEOUT = 120.0
 T = TypeVar("T")
 
 
@@ -98,6 +103,20 @@ class Settings:
             with no rendering at all.
         video_cache: How many renderings are kept on disk (the least recently used go first); with a
             state file, in a directory beside it (``<state file>-videos``), kept across restarts.
+        webhook_urls: Endpoints that receive every event (``task.created``, ``task.succeeded``,
+            ``task.failed``, ``balance.low``), at most five; the admin API adds more at run time.
+        webhook_secret: Their ``whsec_...`` signing secret (needed with ``webhook_urls``; also the
+            secret of endpoints the admin API adds without one). Never shown.
+        webhook_signature_encoding: How the signature's digest is written, which the docs do not
+            say: ``hex`` (the default) or ``base64``.
+        webhook_key: Which part of the secret is the HMAC key, which the docs do not say: ``whole``
+            (the default: the ``whsec_...`` string as it is), ``after-prefix`` (what follows
+            ``whsec_``) or ``after-prefix-base64`` (that part Base64-decoded, as Svix reads it).
+        webhook_retries: Further attempts after a delivery got no 2xx (or no answer in time).
+        webhook_backoff: Seconds before the first retry; each further one waits twice as long
+            (1, 2, 4 s by default; a test sets 0.01).
+        webhook_timeout: Seconds one attempt may take before it counts as failed.
+        webhook_log_size: Delivery attempts ``GET /__mock/webhooks`` keeps (oldest dropped first).
     """
 
     host: str = "127.0.0.1"
@@ -124,6 +143,14 @@ class Settings:
     image_checks: ImageChecks = "full"
     video: VideoSource = "rendered"
     video_cache: int = 100
+    webhook_urls: tuple[str, ...] = ()
+    webhook_secret: str | None = field(default=None, repr=False)
+    webhook_signature_encoding: Encoding = "hex"
+    webhook_key: KeyReading = "whole"
+    webhook_retries: int = 3
+    webhook_backoff: float = 1.0
+    webhook_timeout: float = 10.0
+    webhook_log_size: int = 1000
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -158,6 +185,34 @@ class Settings:
             raise SettingsError(f"latency: {exc}") from None
         if not 1 <= self.workers <= MAX_WORKERS:
             raise SettingsError(f"workers must be between 1 and {MAX_WORKERS}, got {self.workers}")
+        self._check_webhooks()
+
+    def _check_webhooks(self) -> None:
+        _check_choice("webhook_signature_encoding", self.webhook_signature_encoding, Encoding)
+        _check_choice("webhook_key", self.webhook_key, KeyReading)
+        if len(self.webhook_urls) > MAX_ENDPOINTS:
+            raise SettingsError(f"webhook_urls: at most {MAX_ENDPOINTS} endpoints, as MuleRouter's console allows")
+        for url in self.webhook_urls:
+            problem = url_problem(url) or (
+                "a webhook URL here has no comma (commas separate them)" if "," in url else None
+            )
+            if problem is not None:
+                raise SettingsError(f"webhook_urls: {problem}, got {url[:100]!r}")
+        if self.webhook_urls and self.webhook_secret is None:
+            raise SettingsError("webhook_urls need webhook_secret (MOCK_WEBHOOK_SECRET=whsec_...) to sign with")
+        if self.webhook_secret is not None:
+            try:
+                signing_key(self.webhook_secret, self.webhook_key)
+            except ValueError as exc:  # the message never shows the secret
+                raise SettingsError(f"webhook_secret: {exc}") from None
+        if not 0 <= self.webhook_retries <= MAX_WEBHOOK_RETRIES:
+            raise SettingsError(f"webhook_retries must be between 0 and {MAX_WEBHOOK_RETRIES}")
+        if not (math.isfinite(self.webhook_backoff) and 0 <= self.webhook_backoff <= MAX_WEBHOOK_BACKOFF):
+            raise SettingsError(f"webhook_backoff must be a number of seconds from 0 to {MAX_WEBHOOK_BACKOFF:g}")
+        if not (math.isfinite(self.webhook_timeout) and 0 < self.webhook_timeout <= MAX_WEBHOOK_TIMEOUT):
+            raise SettingsError(f"webhook_timeout must be a number of seconds above 0, at most {MAX_WEBHOOK_TIMEOUT:g}")
+        if self.webhook_log_size < 1:
+            raise SettingsError(f"webhook_log_size must be at least 1, got {self.webhook_log_size}")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], **overrides: Any) -> Settings:
@@ -178,6 +233,11 @@ class Settings:
             "video_cache": int,
             "state_file": Path,
             "api_keys": lambda raw: frozenset(k.strip() for k in raw.split(",") if k.strip()),
+            "webhook_urls": lambda raw: tuple(u.strip() for u in raw.split(",") if u.strip()),
+            "webhook_retries": int,
+            "webhook_backoff": float,
+            "webhook_timeout": float,
+            "webhook_log_size": int,
         }
         values: dict[str, Any] = {}
         for f in dataclasses.fields(cls):
@@ -198,7 +258,12 @@ class Settings:
             value = getattr(self, f.name)
             if value is None:
                 continue
-            text = ",".join(sorted(value)) if isinstance(value, frozenset) else str(value)
+            if isinstance(value, frozenset):
+                text = ",".join(sorted(value))
+            elif isinstance(value, tuple):
+                text = ",".join(value)
+            else:
+                text = str(value)
             env[ENV_PREFIX + f.name.upper()] = text
         return env
 

@@ -231,8 +231,9 @@ def unlabelled(spec: ApiSpec) -> list[str]:
     The rules: each operation's path; the security scheme; each response's status, content type and
     business error code; each header's presence; every rule keyword of every schema that a request or
     response uses; for the request body, whether each field takes ``null`` and what an unknown field
-    does; every key of ``x-image-rules``, ``x-audio-rules`` and ``x-task-lifecycle``; and each task
-    error code and its title.
+    does; every key of ``x-image-rules``, ``x-audio-rules`` and ``x-task-lifecycle``; each task
+    error code and its title; and for each webhook, the presence of each of its headers, every rule of
+    their schemas and of its body's, and every key of ``x-webhook-signature``.
     """
     missing: list[str] = []
     labels = Provenances(spec)
@@ -294,4 +295,18 @@ def unlabelled(spec: ApiSpec) -> list[str]:
                 schema(f"{pointer} header {header_name} schema", header.get("schema"))
             for media, content in response.get("content", {}).items():
                 schema(f"{pointer} {media}", content.get("schema"))
+    for name, item in spec.document.get("webhooks", {}).items():
+        for method, op in item.items():
+            where = f"webhook {name} {method.upper()}"
+            for index, raw in enumerate(op.get("parameters", ())):
+                parameter = spec.resolve(raw)
+                pointer = raw.get("$ref", f"{where} parameters/{index}")
+                need(pointer, parameter, ("required",))
+                schema(f"{pointer} schema", parameter.get("schema"))
+                signing = parameter.get("x-webhook-signature")
+                if isinstance(signing, Mapping):
+                    need(f"{pointer}/x-webhook-signature", signing, [k for k in signing if k != EXTENSION])
+            body = spec.resolve(op.get("requestBody"))
+            for media, content in (body or {}).get("content", {}).items():
+                schema(f"{where} request {media}", content.get("schema"))
     return missing

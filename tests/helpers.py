@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import uvicorn
@@ -85,9 +85,11 @@ def poll(client: TestClient, task_id: str) -> dict[str, Any]:
 
 
 @contextmanager
-def serve(app: ASGIApp, port: int) -> Iterator[str]:
-    """Serve ``app`` with uvicorn on 127.0.0.1:``port`` in a thread, for as long as the block runs."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+def serve(app: ASGIApp, port: int, *, lifespan: Literal["on", "off"] = "off") -> Iterator[str]:
+    """Serve ``app`` with uvicorn on 127.0.0.1:``port`` in a thread, for as long as the block runs
+    (``lifespan="on"`` runs the app's lifespan, which the mock's webhooks stop with)."""
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan=lifespan)
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:

@@ -60,7 +60,7 @@ def test_the_readme_example_passes_with_the_plugin_of_the_installed_package(venv
     for name, text in readme_files().items():
         (tmp_path / name).write_text(text)
     done = run(venv / "bin" / "python", "-m", "pytest", "-W", "error", "-p", "no:cacheprovider", "-q", cwd=tmp_path)
-    assert "3 passed" in done.stdout, done.stdout[-3000:]
+    assert "4 passed" in done.stdout, done.stdout[-3000:]
     assert run(venv / "bin" / "spark-mock", "--version").stdout.startswith("spark-mock")
 
 

@@ -13,12 +13,35 @@ REPO = Path(__file__).resolve().parent.parent
 LAYERS = ("sparkspec", "mockserver", "contract_tests", "benchmarks", "tests")
 # The layers inside the mock, bottom up (the README's second table); the first is the domain: no HTTP, no OpenAPI.
 MOCK_LAYERS = (
-    ("clock", "tasks", "store", "scenarios", "outcome_queue", "task_service", "video_recipe", "pictures", "footage"),
+    (
+        "clock",
+        "tasks",
+        "store",
+        "scenarios",
+        "outcome_queue",
+        "task_service",
+        "video_recipe",
+        "pictures",
+        "footage",
+        "webhook_events",
+    ),
     ("bodies", "problems"),
-    ("journal", "state_file", "settings", "render_worker", "render_queue", "video_cache"),
+    ("journal", "state_file", "settings", "render_worker", "render_queue", "video_cache", "webhook_endpoints"),
     ("contract",),
-    ("frontdoor", "errors", "presenter", "faults", "downloads", "routes", "admin", "http_protocol"),
-    ("app", "spark_mock", "launcher", "pytest_plugin", "__init__", "__main__"),
+    (
+        "frontdoor",
+        "errors",
+        "presenter",
+        "faults",
+        "downloads",
+        "routes",
+        "admin",
+        "http_protocol",
+        "webhook_delivery",
+        "webhooks",
+        "webhook_admin",
+    ),
+    ("app", "spark_mock", "launcher", "pytest_plugin", "webhook_receiver", "__init__", "__main__"),
 )
 MOCK_LAYER = {
     "mockserver" if name == "__init__" else f"mockserver.{name}": number

@@ -30,7 +30,7 @@ def test_the_readme_example_and_the_fixtures_controls(pytester: pytest.Pytester)
     starts from an empty mock, a refused outcome says why, and a failed test's report says what the
     mock received, without the keys."""
     files = readme_files()
-    assert set(files) == {"app.py", "test_app.py"}
+    assert set(files) == {"app.py", "test_app.py", "test_webhooks.py"}
     pytester.makepyfile(
         **{name.removesuffix(".py"): text for name, text in files.items()},
         test_order="""
@@ -84,12 +84,13 @@ def test_the_readme_example_and_the_fixtures_controls(pytester: pytest.Pytester)
         """,
     )
     result = run(pytester, "-rA")
-    result.assert_outcomes(passed=7, failed=2)
+    result.assert_outcomes(passed=8, failed=2)
     result.stdout.fnmatch_lines(
         [
             "PASSED test_app.py::test_a_task_ends_with_a_video",
             "PASSED test_app.py::test_a_rate_limit_is_passed_on",
             "PASSED test_app.py::test_in_process[asyncio]",
+            "PASSED test_webhooks.py::test_a_finished_task_is_announced",
         ],
         consecutive=False,
     )

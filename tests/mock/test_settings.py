@@ -16,8 +16,17 @@ from mockserver.spark_mock import main
 
 
 def test_the_public_surface_is_small() -> None:
-    """Build the app (with its settings, and a clock tests can move), or run it as a process: no more."""
-    assert mockserver.__all__ == ["ManualClock", "MockProcess", "Settings", "SettingsError", "create_app", "launch"]
+    """Build the app (with its settings, and a clock tests can move), or run it as a process, and receive
+    its webhooks: no more."""
+    assert mockserver.__all__ == [
+        "ManualClock",
+        "MockProcess",
+        "Settings",
+        "SettingsError",
+        "WebhookReceiver",
+        "create_app",
+        "launch",
+    ]
 
 
 def test_settings_from_the_environment() -> None:
@@ -101,6 +110,14 @@ def test_every_setting_reaches_a_worker_process(tmp_path: Path) -> None:
         image_checks="header",
         video="fixed",
         video_cache=7,
+        webhook_urls=("http://127.0.0.1:9/a", "https://hooks.example/b?x=1"),
+        webhook_secret="whsec_QUJD",
+        webhook_signature_encoding="base64",
+        webhook_key="after-prefix-base64",
+        webhook_retries=1,
+        webhook_backoff=0.5,
+        webhook_timeout=2.5,
+        webhook_log_size=9,
     )
     defaults = Settings()
     assert all(getattr(settings, f.name) != getattr(defaults, f.name) for f in dataclasses.fields(Settings))

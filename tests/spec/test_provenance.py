@@ -41,6 +41,9 @@ def test_no_rule_of_the_spec_is_left_without_a_label(spec: ApiSpec) -> None:
         (("components", "responses", "PayloadTooLarge"), "status"),
         (("components", "headers", "Traceparent"), "required"),
         (("components", "schemas", "Error", "properties", "detail"), "type"),
+        (("components", "parameters", "WebhookSignature", "x-webhook-signature"), "encoding"),
+        (("components", "parameters", "WebhookId"), "required"),
+        (("components", "schemas", "WebhookTaskData", "properties", "vendor"), "const"),
     ],
 )
 def test_a_rule_without_a_label_is_found(spec: ApiSpec, where: tuple[str, ...], rule: str) -> None:
