@@ -95,11 +95,13 @@ class AdminApi:
         return [Route(method, ADMIN_PREFIX + path, handler, head=method == "GET") for method, path, handler in table]
 
     async def health(self, call: Call) -> Reply:
-        return _json({"status": "ok", "tasks": len(self.tasks), "requests": self.journal.total, "worker": os.getpid()})
+        return json_reply(
+            {"status": "ok", "tasks": len(self.tasks), "requests": self.journal.total, "worker": os.getpid()}
+        )
 
     async def reset(self, call: Call) -> Reply:
         self.forget()
-        return _json({"reset": True, **self._clock_body()})
+        return json_reply({"reset": True, **self._clock_body()})
 
     def forget(self) -> None:
         """What a reset does: every task, request and queued outcome forgotten; the clock back to real time;
@@ -111,11 +113,11 @@ class AdminApi:
             self.webhooks.reset()
 
     async def clock_now(self, call: Call) -> Reply:
-        return _json(self._clock_body())
+        return json_reply(self._clock_body())
 
     async def advance(self, call: Call) -> Reply:
         usage = f'Send {{"seconds": <number from 0 to {MAX_ADVANCE_SECONDS:.0f}>}}'
-        payload = await _payload(call, usage)
+        payload = await read_payload(call, usage)
         seconds = payload.get("seconds") if isinstance(payload, dict) else None
         if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not 0 <= seconds <= MAX_ADVANCE_SECONDS:
             raise ApiError(400, usage)  # the comparison refuses NaN and huge integers before any float conversion
@@ -125,33 +127,33 @@ class AdminApi:
             raise ApiError(400, str(exc)) from None
         if self.webhooks is not None:
             self.webhooks.wake()  # events the move made due go out now
-        return _json(self._clock_body())
+        return json_reply(self._clock_body())
 
     async def requests(self, call: Call) -> Reply:
-        limit = _limit(call, default=None)
+        limit = query_limit(call, default=None)
         entries = [entry.as_dict() for entry in self.journal.entries(limit)]
-        return _json({"requests": entries, "total": self.journal.total, "dropped": self.journal.dropped})
+        return json_reply({"requests": entries, "total": self.journal.total, "dropped": self.journal.dropped})
 
     async def clear_requests(self, call: Call) -> Reply:
         self.journal.clear()
-        return _json({"requests": [], "total": 0, "dropped": 0})
+        return json_reply({"requests": [], "total": 0, "dropped": 0})
 
     async def list_tasks(self, call: Call) -> Reply:
-        tasks = self.tasks.recent(_limit(call, default=DEFAULT_LIMIT) or 0)
-        return _json({"tasks": [self.describe(task) for task in tasks], "stored": len(self.tasks)})
+        tasks = self.tasks.recent(query_limit(call, default=DEFAULT_LIMIT) or 0)
+        return json_reply({"tasks": [self.describe(task) for task in tasks], "stored": len(self.tasks)})
 
     async def task(self, call: Call) -> Reply:
         task = self.tasks.find(call.params["task_id"])
         if task is None:
             raise ApiError(404, "No such task")
-        return _json(self.describe(task))
+        return json_reply(self.describe(task))
 
     async def queue_outcomes(self, call: Call) -> Reply:
         usage = (
             'Send {"operation": "create" | "poll", "outcomes": [<scenario>, ...], "api_key": <optional>}, each'
             " outcome in the grammar of X-Mock-Scenario (a poll's: ok, status=<code> or drop, with delay and trickle)"
         )
-        payload = await _payload(call, usage)
+        payload = await read_payload(call, usage)
         if not isinstance(payload, dict):
             raise ApiError(400, usage)
         try:
@@ -164,14 +166,14 @@ class AdminApi:
             )
         except ValueError as exc:  # QueueFull too
             raise ApiError(400, f"{exc}. {usage}") from None
-        return _json({"queued": self.queue.pending()})
+        return json_reply({"queued": self.queue.pending()})
 
     async def queued_outcomes(self, call: Call) -> Reply:
-        return _json({"queued": self.queue.pending()})
+        return json_reply({"queued": self.queue.pending()})
 
     async def clear_outcomes(self, call: Call) -> Reply:
         self.queue.clear()
-        return _json({"queued": self.queue.pending()})
+        return json_reply({"queued": self.queue.pending()})
 
     async def spec_json(self, call: Call) -> Reply:
         return Reply(200, self._spec(call)[0])
@@ -218,21 +220,22 @@ class AdminApi:
         }
 
 
-def _json(content: Any) -> Reply:
+def json_reply(content: Any) -> Reply:
     # As Starlette's JSONResponse writes it, so that every admin answer reads the same as before.
     return Reply(200, json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode())
 
 
-async def _payload(call: Call, usage: str) -> Any:
-    """The JSON body of an admin request; ``400`` with ``usage`` when it is not one."""
+async def read_payload(call: Call, usage: str, *, when_empty: Any = None) -> Any:
+    """The JSON body of an admin request; ``400`` with ``usage`` when it is not one. ``when_empty``: what
+    a request with no body at all stands for, where one may be left out (else it is refused too)."""
     try:
-        declared = call.headers.get(b"content-length", b"")
-        return parse_json(await read_limited(call.receive, MAX_ADMIN_BODY, declared))
+        raw = await read_limited(call.receive, MAX_ADMIN_BODY, call.headers.get(b"content-length", b""))
+        return when_empty if when_empty is not None and not raw.strip() else parse_json(raw)
     except (MalformedBody, BodyTooLarge) as exc:
         raise ApiError(400, f"{exc}. {usage}") from None
 
 
-def _limit(call: Call, default: int | None) -> int | None:
+def query_limit(call: Call, default: int | None) -> int | None:
     raw = QueryParams(call.scope.get("query_string", b"")).get("limit")
     if raw is None:
         return default

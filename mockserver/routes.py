@@ -29,7 +29,7 @@ from mockserver.bodies import (
 from mockserver.contract import Admission, Contract
 from mockserver.downloads import Downloads
 from mockserver.errors import ApiError, ErrorCatalog
-from mockserver.faults import Faults
+from mockserver.faults import Faults, bearer_token
 from mockserver.frontdoor import JSON, Call, Reply, Route, base_url
 from mockserver.outcome_queue import MAX_QUEUED
 from mockserver.presenter import ASSET_PREFIX, VIDEO_NAME, Presenter
@@ -273,9 +273,8 @@ class GenerationApi:
         """What is wrong with an Authorization header, or ``None``."""
         if header is None:
             return "Missing Authorization header; send 'Authorization: Bearer <API key>'"
-        scheme, _, token = header.decode("latin-1").strip().partition(" ")
-        token = token.strip()
-        if scheme.lower() != "bearer" or not self._token_pattern.match(token):
+        token = bearer_token(header)
+        if token is None or not self._token_pattern.match(token):
             return "Invalid Authorization header format; expected 'Bearer <API key>'"
         if self._api_keys and not any(hmac.compare_digest(token.encode(), key) for key in self._api_keys):
             return "Invalid API key"

@@ -17,8 +17,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from mockserver.admin import ADMIN_PREFIX, MAX_ADMIN_BODY, _json, _limit, _payload  # the admin API's own helpers
-from mockserver.bodies import BodyTooLarge, MalformedBody, parse_json, read_limited
+from mockserver.admin import ADMIN_PREFIX, json_reply, query_limit, read_payload
 from mockserver.errors import ApiError
 from mockserver.frontdoor import Call, Reply, Route
 from mockserver.webhook_endpoints import MAX_ENDPOINTS, EndpointError, TooManyEndpoints, new_secret
@@ -55,23 +54,23 @@ class WebhookAdmin:
 
     async def attempts(self, call: Call) -> Reply:
         log = list(self.webhooks.courier.log)
-        limit = _limit(call, default=None)
+        limit = query_limit(call, default=None)
         shown = log[-limit:] if limit else ([] if limit == 0 else log)
-        return _json({"attempts": [attempt.as_dict() for attempt in shown], **self.webhooks.status()})
+        return json_reply({"attempts": [attempt.as_dict() for attempt in shown], **self.webhooks.status()})
 
     async def clear_attempts(self, call: Call) -> Reply:
         self.webhooks.courier.log.clear()
-        return _json({"attempts": [], **self.webhooks.status()})
+        return json_reply({"attempts": [], **self.webhooks.status()})
 
     async def list_endpoints(self, call: Call) -> Reply:
-        return _json(self._endpoints())
+        return json_reply(self._endpoints())
 
     async def add_endpoint(self, call: Call) -> Reply:
         usage = (
             'Send {"url": "https://...", "secret": "whsec_..." (optional), "description": "..." (optional)};'
             f" at most {MAX_ENDPOINTS} endpoints"
         )
-        payload = await _payload(call, usage)
+        payload = await read_payload(call, usage)
         if not isinstance(payload, dict) or set(payload) - {"url", "secret", "description"}:
             raise ApiError(400, usage)
         made = None
@@ -90,26 +89,22 @@ class WebhookAdmin:
         shown: dict[str, Any] = {"endpoint": endpoint.public()}
         if made is not None:
             shown["secret"] = made  # shown this once, as the console shows a new secret
-        return Reply(201, _json(shown).body)
+        return Reply(201, json_reply(shown).body)
 
     async def remove_endpoints(self, call: Call) -> Reply:
         self.webhooks.endpoints.clear()
         self.webhooks.endpoints_changed()
-        return _json(self._endpoints())
+        return json_reply(self._endpoints())
 
     async def remove_endpoint(self, call: Call) -> Reply:
         if not self.webhooks.endpoints.remove(call.params["endpoint_id"]):
             raise ApiError(404, "No such webhook endpoint")
         self.webhooks.endpoints_changed()
-        return _json(self._endpoints())
+        return json_reply(self._endpoints())
 
     async def balance_low(self, call: Call) -> Reply:
         usage = 'Send {} or {"balance": <number from 0 up>}'
-        try:
-            raw = await read_limited(call.receive, MAX_ADMIN_BODY, call.headers.get(b"content-length", b""))
-            payload = parse_json(raw) if raw.strip() else {}  # no body at all: the default balance
-        except (MalformedBody, BodyTooLarge) as exc:
-            raise ApiError(400, f"{exc}. {usage}") from None
+        payload = await read_payload(call, usage, when_empty={})  # no body at all: the default balance
         balance = payload.get("balance") if isinstance(payload, dict) else "not an object"
         if isinstance(balance, bool) or not (balance is None or isinstance(balance, int | float)):
             raise ApiError(400, usage)
@@ -117,7 +112,7 @@ class WebhookAdmin:
             raise ApiError(400, usage)
         if not self.webhooks.balance_low(balance):
             raise ApiError(409, "No webhook endpoint is registered: balance.low would go nowhere")
-        return _json({"sent": "balance.low", "endpoints": len(self.webhooks.endpoints)})
+        return json_reply({"sent": "balance.low", "endpoints": len(self.webhooks.endpoints)})
 
     def _endpoints(self) -> dict[str, Any]:
         return {"endpoints": [e.public() for e in self.webhooks.endpoints], "max": MAX_ENDPOINTS}

@@ -141,9 +141,10 @@ def test_a_delay_holds_only_its_own_answer(server: str, mock: httpx.Client) -> N
     started = time.monotonic()
     thread = threading.Thread(target=send_delayed)
     thread.start()
-    time.sleep(0.2)
+    time.sleep(0.2)  # the delayed create is in flight by now (it takes milliseconds to send)
     with httpx.Client(base_url=server, timeout=10, headers=AUTH) as client:
         assert client.post(CREATE_PATH, json=VALID_BODY).status_code == 202
+    assert not delayed  # answered while the delayed one still waits
     assert time.monotonic() - started < 1.2  # not held behind the delayed one
     thread.join()
     assert delayed[0].status_code == 202 and time.monotonic() - started >= 1.5

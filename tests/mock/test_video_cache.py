@@ -111,7 +111,9 @@ def test_a_download_waits_for_a_rendering_another_worker_is_making(tmp_path: Pat
     maker, other = VideoCache(tmp_path, 10, shared=True), VideoCache(tmp_path, 10, shared=True)
     maker._pid = os.getppid()  # as if it were another live process: its part files name it
     maker.want(recipe, ready_in=3600)  # not due for an hour: the download asks that process to hurry
+    deadline = time.monotonic() + 30
     while not list(tmp_path.glob("*.part")):
+        assert time.monotonic() < deadline, "the maker never began its rendering"
         time.sleep(0.01)
     path = asyncio.run(other.file(recipe.key))
     assert path is not None and path.name == f"{recipe.key}.mp4"  # the real one, not made again without its image
