@@ -10,18 +10,23 @@ import matplotlib
 matplotlib.use("Agg")  # no screen: files only
 import matplotlib.pyplot as plt
 
-SERVERS = (("mock", "our mock"), ("prism", "Prism"), ("floor", "Starlette floor"))
-COLOURS = {"mock": "#2b6cb0", "prism": "#c05621", "floor": "#718096"}
+SERVERS = (
+    ("mock", "our mock"),
+    ("webhooks", "our mock, webhooks on"),
+    ("prism", "Prism"),
+    ("floor", "Starlette floor"),
+)
+COLOURS = {"mock": "#2b6cb0", "webhooks": "#63b3ed", "prism": "#c05621", "floor": "#718096"}
 
 
 def bar_chart(results: dict[str, Any], path: Path) -> None:
     """req/s and p99 latency, by scenario, one bar per server."""
     scenarios = list(results["mock"])
     figure, (rate, tail) = plt.subplots(1, 2, figsize=(11, 4.2))
-    width = 0.26
+    width = 0.2
     for offset, (server, label) in enumerate(SERVERS):
-        xs = [n + (offset - 1) * width for n in range(len(scenarios))]
-        figures = [results[server].get(s) for s in scenarios]
+        xs = [n + (offset - 1.5) * width for n in range(len(scenarios))]
+        figures = [results.get(server, {}).get(s) for s in scenarios]
         rate.bar(xs, [f["per_second"] if f else 0 for f in figures], width, label=label, color=COLOURS[server])
         tail.bar(xs, [f["p99"] if f else 0 for f in figures], width, label=label, color=COLOURS[server])
     for axis, title in ((rate, "requests per second (higher is better)"), (tail, "p99 latency, ms (lower is better)")):

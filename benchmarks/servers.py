@@ -6,6 +6,7 @@ with its access log off, so that each is measured at its best.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -89,10 +90,13 @@ def serve(
 
 
 @contextmanager
-def serve_mock(*options: str, port: int | None = None, tree: Path | None = None) -> Iterator[Running]:
+def serve_mock(
+    *options: str, port: int | None = None, tree: Path | None = None, settings: dict[str, str] | None = None
+) -> Iterator[Running]:
     """Our mock, through the one launcher of mock processes: ``spark-mock``, or the mock of another
-    checkout (``tree``, imported first from there)."""
-    program, env = (SPARK_MOCK, None) if tree is None else (PYTHON_MODULE, {"PYTHONPATH": str(tree)})
+    checkout (``tree``, imported first from there); ``settings``: ``MOCK_*`` variables for it."""
+    program, env = (SPARK_MOCK, {}) if tree is None else (PYTHON_MODULE, {"PYTHONPATH": str(tree)})
+    env |= settings or {}
     cpu = SERVER_CPU if pinned() else None
     with launch("--log-level", "warning", *options, port=port, program=program, cwd=tree, env=env, cpu=cpu) as mock:
         yield Running("mock" if tree is None else str(tree), mock.url, mock.process.pid)
@@ -123,3 +127,23 @@ def prism() -> Path:
 def prism_version() -> str:
     done = subprocess.run([str(prism()), "--version"], capture_output=True, text=True, check=False)
     return done.stdout.strip()
+
+
+@contextmanager
+def webhook_receiver() -> Iterator[tuple[str, str, dict[str, int]]]:
+    """A receiver of the mock's webhooks (:mod:`benchmarks.receiver`), pinned beside wrk: its URL, its
+    secret, and (filled in once it has stopped) how many deliveries came and how many were signed right."""
+    from benchmarks.receiver import SECRET
+
+    command = [sys.executable, "-m", "benchmarks.receiver"]
+    if pinned():
+        command = ["taskset", "-c", str(LOAD_CPU), *command]
+    process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=REPO)
+    assert process.stdin is not None and process.stdout is not None
+    counts: dict[str, int] = {}
+    try:
+        yield process.stdout.readline().strip(), SECRET, counts
+    finally:
+        process.stdin.close()
+        counts.update(json.loads(process.stdout.readline() or "{}"))
+        process.wait(timeout=20)

@@ -31,8 +31,9 @@ from mockserver.task_service import TaskService
 from mockserver.tasks import INITIAL, TRANSITIONS, Phase
 from mockserver.video_cache import VideoCache, video_cache
 from mockserver.webhook_admin import WebhookAdmin
-from mockserver.webhook_delivery import Courier
+from mockserver.webhook_delivery import DeliveryRules
 from mockserver.webhook_endpoints import Endpoints
+from mockserver.webhook_process import ProcessConfig
 from mockserver.webhooks import WebhookService, webhook_sender
 from sparkspec.image_rules import PLAIN_URL, ImageRejected, ImageRules, is_valid_image
 from sparkspec.openapi import ApiSpec, Lifecycle, SpecError
@@ -141,7 +142,7 @@ def create_app(
         reset_counter=reset_counter,
         id_rule=id_rule,
     )
-    webhooks = _webhooks(settings, spec, clock, tasks, presenter)
+    webhooks = _webhooks(settings, spec, clock, presenter)
     api = GenerationApi(
         Dependencies(
             settings=settings,
@@ -195,28 +196,22 @@ def _videos(settings: Settings) -> VideoCache | None:
     return video_cache(directory, settings.video_cache, shared=state is not None)
 
 
-def _webhooks(
-    settings: Settings, spec: ApiSpec, clock: Clock, tasks: TaskService, presenter: Presenter
-) -> WebhookService:
+def _webhooks(settings: Settings, spec: ApiSpec, clock: Clock, presenter: Presenter) -> WebhookService:
     """The webhook service, with the endpoints of the settings (none: it stays idle until the admin API adds one)."""
     secret = settings.webhook_secret
     configured = [(url, secret) for url in settings.webhook_urls] if secret is not None else []
-    courier = Courier(
+    rules = DeliveryRules(
         retries=settings.webhook_retries,
         backoff=settings.webhook_backoff,
         timeout=settings.webhook_timeout,
-        log_size=settings.webhook_log_size,
         encoding=settings.webhook_signature_encoding,
         key=settings.webhook_key,
     )
     return WebhookService(
         endpoints=Endpoints(settings.webhook_key, configured),
-        courier=courier,
+        process=ProcessConfig(rules, presenter, settings.timestamps, webhook_sender(spec)),
         clock=clock,
-        tasks=tasks,
-        presenter=presenter,
-        timestamps=settings.timestamps,
-        sender=webhook_sender(spec),
+        log_size=settings.webhook_log_size,
     )
 
 

@@ -12,7 +12,12 @@ TimestampStyle = Literal["seconds", "micro"]
 
 
 class Clock(Protocol):
-    """Seconds since the Unix epoch, never going backwards, and movable forwards."""
+    """Seconds since the Unix epoch, never going backwards, and movable forwards.
+
+    ``runs``: whether the time moves by itself (as real time does), or only when it is advanced.
+    """
+
+    runs: bool
 
     def now(self) -> float: ...
 
@@ -33,6 +38,8 @@ class SystemClock:
     The wall clock is read once, at start; after that the time moves with the monotonic clock,
     so that a system clock stepped backwards cannot make a finished task look unfinished.
     """
+
+    runs = True
 
     def __init__(self) -> None:
         self._origin_wall = time.time()
@@ -60,6 +67,8 @@ class SystemClock:
 class ManualClock:
     """A clock that only moves when told to."""
 
+    runs = False
+
     def __init__(self, start: float = 1_767_225_600.0) -> None:  # 2026-01-01T00:00:00Z
         self._now = start
         self._start = start
@@ -77,6 +86,25 @@ class ManualClock:
     @property
     def offset(self) -> float:
         return self._now - self._start
+
+
+class FollowedClock:
+    """Another process's clock, as read from there: the last reading it was sent, moved on by the
+    monotonic clock (which all processes share) when the original runs by itself. Read only."""
+
+    def __init__(self) -> None:
+        self._reading = 0.0
+        self._at = time.monotonic()
+        self._runs = False
+
+    def follow(self, reading: float, runs: bool) -> None:
+        """The original read ``reading`` just now."""
+        self._reading, self._at, self._runs = reading, time.monotonic(), runs
+
+    def now(self) -> float:
+        if self._runs:
+            return self._reading + (time.monotonic() - self._at)
+        return self._reading
 
 
 # Timestamps are written in ISO 8601 with four-digit years: the clock stops short of year 10000.

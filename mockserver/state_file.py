@@ -202,6 +202,8 @@ class StateStore:
 class SharedClock:
     """Wall-clock time plus an offset that every worker reads from the state file."""
 
+    runs = True
+
     def __init__(self, state: StateFile) -> None:
         self.state = state
 

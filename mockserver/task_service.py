@@ -7,7 +7,6 @@ Starlette nor openapi-core.
 
 from __future__ import annotations
 
-import math
 import random
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -16,7 +15,7 @@ from typing import Any
 from mockserver.clock import Clock
 from mockserver.scenarios import Scenario
 from mockserver.store import TaskStore
-from mockserver.tasks import Phase, Task, TaskState, plan_task, state_at
+from mockserver.tasks import Task, TaskState, plan_task, state_at, timeline
 
 
 class TaskService:
@@ -100,16 +99,7 @@ class TaskService:
     def timeline(self, task: Task) -> dict[str, float | None]:
         """Seconds after its creation at which the task enters each phase it will pass through;
         ``None`` for an end it never reaches (a stalled task)."""
-        started = task.queue_seconds
-        if task.failure is not None and task.failure.stage is Phase.QUEUED:
-            return {Phase.QUEUED.value: 0.0, Phase.FAILED.value: started}
-        end = Phase.FAILED if task.failure is not None else Phase.SUCCEEDED
-        finished = started + task.run_seconds
-        return {
-            Phase.QUEUED.value: 0.0,
-            Phase.RUNNING.value: started,
-            end.value: None if math.isinf(finished) else finished,
-        }
+        return timeline(task)
 
     def age(self, task: Task) -> float:
         """Seconds since the task was created, by the mock's clock."""

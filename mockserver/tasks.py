@@ -86,6 +86,21 @@ class TaskState(NamedTuple):
     since: float
 
 
+def timeline(task: Task) -> dict[str, float | None]:
+    """Seconds after its creation at which ``task`` enters each phase it will pass through; ``None``
+    for an end it never reaches (a stalled task)."""
+    started = task.queue_seconds
+    if task.failure is not None and task.failure.stage is Phase.QUEUED:
+        return {Phase.QUEUED.value: 0.0, Phase.FAILED.value: started}
+    end = Phase.FAILED if task.failure is not None else Phase.SUCCEEDED
+    finished = started + task.run_seconds
+    return {
+        Phase.QUEUED.value: 0.0,
+        Phase.RUNNING.value: started,
+        end.value: None if math.isinf(finished) else finished,
+    }
+
+
 def state_at(task: Task, now: float) -> TaskState:
     """The phase ``task`` is in at time ``now``. Phases only move forwards as ``now`` grows."""
     started = task.created_at + task.queue_seconds

@@ -53,13 +53,13 @@ class WebhookAdmin:
         return [Route(method, PREFIX + path, handler, head=method == "GET") for method, path, handler in table]
 
     async def attempts(self, call: Call) -> Reply:
-        log = list(self.webhooks.courier.log)
+        log = list(self.webhooks.log)
         limit = query_limit(call, default=None)
         shown = log[-limit:] if limit else ([] if limit == 0 else log)
         return json_reply({"attempts": [attempt.as_dict() for attempt in shown], **self.webhooks.status()})
 
     async def clear_attempts(self, call: Call) -> Reply:
-        self.webhooks.courier.log.clear()
+        self.webhooks.clear_log()
         return json_reply({"attempts": [], **self.webhooks.status()})
 
     async def list_endpoints(self, call: Call) -> Reply:

@@ -1,10 +1,11 @@
-"""Delivering webhook events: signed POSTs on the event loop, retried with backoff, every attempt logged.
+"""Delivering webhook events: signed POSTs, retried with backoff, every attempt reported.
 
-A fixed number of workers share one ``httpx.AsyncClient`` and take deliveries from a bounded queue,
-so however many events fall due at once and however slowly receivers answer, at most ``WORKERS``
+It runs in the webhook process (:mod:`mockserver.webhook_process`), on that process's event loop. A
+fixed number of workers share one ``httpx.AsyncClient`` and take deliveries from a bounded queue, so
+however many events fall due at once and however slowly receivers answer, at most ``WORKERS``
 deliveries are in flight and ``QUEUED_DELIVERIES`` wait; a delivery that finds the queue full is
 dropped and counted. A receiver that never answers holds a worker for ``timeout`` seconds per
-attempt, nothing more. The API's own answers never wait for any of it.
+attempt, nothing more.
 
 Each attempt is signed afresh (its timestamp is the moment of signing, on the real clock, which is
 the receiver's: the mock's clock may have been moved) and keeps its delivery id, so that a receiver
@@ -16,9 +17,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from mockserver.clock import timestamp
 from mockserver.webhook_endpoints import Endpoint, shown_url
@@ -48,9 +49,27 @@ class Delivery:
     generation: int
 
 
-@dataclass(frozen=True, slots=True)
-class Attempt:
-    """One try at a delivery, and what came of it: an HTTP status, or an error (no answer)."""
+class DeliveryRules(NamedTuple):
+    """How deliveries are made.
+
+    Attributes:
+        retries: Further attempts after one that got no 2xx answer (or none in time).
+        backoff: Seconds before the first retry; each further one waits twice as long.
+        timeout: Seconds one attempt may take.
+        encoding: The signature digest's encoding.
+        key: Which part of an endpoint's secret is the HMAC key.
+    """
+
+    retries: int
+    backoff: float
+    timeout: float
+    encoding: Encoding
+    key: KeyReading
+
+
+class Attempt(NamedTuple):
+    """One try at a delivery, and what came of it: an HTTP status, or an error (no answer). A tuple of
+    plain values, so that it crosses from the webhook process to the server as it is."""
 
     at: float
     delivery_id: str
@@ -85,34 +104,25 @@ class Courier:
     """Sends deliveries; see the module.
 
     Args:
-        retries: Further attempts after one that got no 2xx answer (or none in time).
-        backoff: Seconds before the first retry; each further one waits twice as long.
-        timeout: Seconds one attempt may take.
-        log_size: Attempts kept for ``GET /__mock/webhooks``, oldest dropped first.
-        encoding: The signature digest's encoding.
-        key: Which part of an endpoint's secret is the HMAC key.
+        rules: How often to try, how long to wait, how to sign.
+        on_attempt: Called with each attempt once it has ended.
         wall: The real clock, whose Unix seconds sign each attempt.
         transport: An httpx transport to send through (tests); a real socket by default.
     """
 
     def __init__(
         self,
+        rules: DeliveryRules,
+        on_attempt: Callable[[Attempt], None],
         *,
-        retries: int,
-        backoff: float,
-        timeout: float,
-        log_size: int,
-        encoding: Encoding,
-        key: KeyReading,
-        wall: Any = time.time,
+        wall: Callable[[], float] = time.time,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self.retries, self.backoff, self.timeout = retries, backoff, timeout
-        self.encoding: Encoding = encoding
-        self.key: KeyReading = key
+        self.retries, self.backoff, self.timeout = rules.retries, rules.backoff, rules.timeout
+        self.encoding: Encoding = rules.encoding
+        self.key: KeyReading = rules.key
+        self.on_attempt = on_attempt
         self.wall = wall
-        self.log: deque[Attempt] = deque(maxlen=log_size)
-        self.attempts = 0
         self.dropped = 0
         self.generation = 0
         self._transport = transport
@@ -157,14 +167,14 @@ class Courier:
             for _ in range(WORKERS):
                 workers.create_task(self._work(client, queue))
 
-    def forget(self) -> None:
-        """Drop every queued delivery and the log; deliveries under way stop before their next attempt."""
-        self.generation += 1
+    def forget(self, generation: int) -> None:
+        """Drop every queued delivery; deliveries under way stop before their next attempt. Deliveries
+        submitted from now on belong to ``generation``."""
+        self.generation = generation
         queue = self._queue
         while queue is not None and not queue.empty():
             queue.get_nowait()
-        self.log.clear()
-        self.attempts = self.dropped = 0
+        self.dropped = 0
 
     async def _work(self, client: httpx.AsyncClient, queue: asyncio.Queue[Delivery]) -> None:
         while True:
@@ -181,9 +191,8 @@ class Courier:
             status, error, seconds = await self._attempt(client, delivery)
             if delivery.generation != self.generation:
                 return
-            self.attempts += 1
             endpoint = delivery.endpoint
-            self.log.append(
+            self.on_attempt(
                 Attempt(
                     self.wall(),
                     delivery.id,

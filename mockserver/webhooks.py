@@ -1,39 +1,36 @@
 """The webhook service: events fall due on the mock's clock, and go to every endpoint, signed.
 
-A task's status stays a pure function of the task and the clock; its events are worked out from
-the same timeline when it is created (:mod:`mockserver.webhook_events`) and wait in a bounded heap.
-One asyncio task, on the event loop that serves the mock (no thread), sleeps until the next one is
-due, or until it is woken: when a task is created, when the clock is advanced through the admin
-API, and at least once a second (a clock moved otherwise, such as a test's ``ManualClock``, or
-another worker's, is seen that way). Each due event becomes one body, what a poll would answer at
-that moment, and one delivery per endpoint, handed to the :class:`~mockserver.webhook_delivery.Courier`.
+A task's status stays a pure function of the task and the clock, and so do its events: the webhook
+process (:mod:`mockserver.webhook_process`) works them out from the task's timeline, and sends them
+when the mock's clock passes them. This side, in the server, costs a create no more than putting its
+task in the next batch: batches go to the process every ``BATCH_SECONDS``, the clock's reading goes
+whenever it may have moved (when it is advanced through the admin API or the pytest plugin, and a look
+each second for a clock moved otherwise, such as a test's ``ManualClock``, or another worker's), and
+the endpoints whenever they change. Attempts come back, into a log of the last ``log_size``.
 
-It starts on the first event (or with the app's lifespan) on whichever loop runs the app, and stops
-with the lifespan. With no endpoint it never starts, and a create costs one attribute read.
+With no endpoint, nothing starts, and a create costs one attribute read.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
-import math
-import uuid
+import time
+from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from typing import Any
 
-from mockserver.clock import Clock, TimestampStyle, timestamp
-from mockserver.presenter import Presenter
-from mockserver.task_service import TaskService
-from mockserver.tasks import Task, state_at
-from mockserver.webhook_delivery import Courier, Delivery
+from mockserver.clock import Clock
+from mockserver.tasks import Task
+from mockserver.webhook_delivery import Attempt
 from mockserver.webhook_endpoints import Endpoints
-from mockserver.webhook_events import BALANCE_LOW, TASK_CREATED, Schedule, Scheduled, task_events
+from mockserver.webhook_link import Link
+from mockserver.webhook_process import HEARTBEAT, ProcessConfig
+from mockserver.webhook_wire import BALANCE, CLOCK, ENDPOINTS, REPORT, RESET, TASKS, task_record
 from sparkspec.openapi import ApiSpec, SpecError
 
-# The longest the scheduler sleeps without reading the clock.
-HEARTBEAT = 1.0
-PENDING_EVENTS = 10_000
+# Tasks created within this many seconds go to the webhook process together: one write for many creates.
+BATCH_SECONDS = 0.002
 # balance.low is sent below this balance, in US dollars, by default (api-facts §8).
 BALANCE_THRESHOLD = 10.0
 
@@ -43,46 +40,34 @@ class WebhookService:
 
     Args:
         endpoints: Where events go.
-        courier: What sends them.
+        process: What the webhook process needs (how to deliver, how a poll answers).
         clock: The mock's clock, which events fall due on.
-        tasks: The task service, whose timelines say when a task's events are due.
-        presenter: Writes a task event's payload, as a poll would answer.
-        timestamps: The style of the envelope's ``created_at``.
-        sender: The envelope's ``vendor`` and ``model_name`` (from the spec).
+        log_size: Delivery attempts kept for ``GET /__mock/webhooks``, oldest dropped first.
     """
 
-    def __init__(
-        self,
-        *,
-        endpoints: Endpoints,
-        courier: Courier,
-        clock: Clock,
-        tasks: TaskService,
-        presenter: Presenter,
-        timestamps: TimestampStyle,
-        sender: tuple[str, str],
-    ) -> None:
+    def __init__(self, *, endpoints: Endpoints, process: ProcessConfig, clock: Clock, log_size: int) -> None:
         self.endpoints = endpoints
-        self.courier = courier
         self.clock = clock
-        self.tasks = tasks
-        self.presenter = presenter
-        self.timestamps: TimestampStyle = timestamps
-        self.vendor, self.model_name = sender
-        self.schedule = Schedule(PENDING_EVENTS)
+        self.log: deque[Attempt] = deque(maxlen=log_size)
+        self.attempts = 0
         #: Whether any endpoint is registered: what the create route reads, and all it reads when none is.
         self.active = len(endpoints) > 0
+        self._link = Link(process, self._reported, self._started)
+        self._generation = 0
+        self._counts = (0, 0, 0, 0)
+        self._unsent = 0  # events the server dropped because the process could not take them in time
+        self._born: list[tuple[Task, str]] = []
+        self._reading: tuple[float, float] | None = None  # what the process was last told: clock, and when
+        self._heartbeat: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._runner: asyncio.Task[None] | None = None
-        self._wakeup: asyncio.Event | None = None
 
     def task_created(self, task: Task, base_url: str) -> None:
-        """Schedule the events of a task just created; ``base_url``: where its client reached the mock."""
-        subject = (task, base_url)
-        push = self.schedule.push
-        for due, event_type in task_events(task, self.tasks.timeline(task)):
-            push(due, event_type, subject)
-        self.wake()
+        """Schedule the events of a task just created; ``base_url``: where its client reached the mock.
+        Call on the event loop that serves the mock."""
+        born = self._born
+        if not born:
+            asyncio.get_running_loop().call_later(BATCH_SECONDS, self._send_born)
+        born.append((task, base_url))
 
     def balance_low(self, balance: float | None = None) -> bool:
         """Send ``balance.low`` now to every endpoint; ``False`` when there is none to send it to."""
@@ -90,118 +75,135 @@ class WebhookService:
             return False
         shown = round(BALANCE_THRESHOLD / 2 if balance is None else float(balance), 2)
         data = {"balance": shown, "threshold": BALANCE_THRESHOLD, "currency": "USD"}
-        self.schedule.push(self.clock.now(), BALANCE_LOW, data)
-        self.wake()
+        self._in_loop(lambda: self._send((BALANCE, data), events=1, start=True))
         return True
 
     def endpoints_changed(self) -> None:
         """Call after adding or removing endpoints."""
         self.active = len(self.endpoints) > 0
+        self._in_loop(self._send_endpoints)
 
     def reset(self) -> None:
         """What a reset of the mock does: pending events, queued deliveries and the log forgotten, and the
         endpoints back to those it was configured with."""
-        self.schedule.clear()
-        self.courier.forget()
+        self._generation += 1
+        self._born.clear()
+        self.clear_log()
+        self._counts, self._unsent = (0, 0, 0, 0), 0
         self.endpoints.restore()
-        self.endpoints_changed()
+        self.active = len(self.endpoints) > 0
+        generation = self._generation
+        self._in_loop(lambda: self._send((RESET, generation)) and self._send_endpoints())
+
+    def clear_log(self) -> None:
+        """Forget the attempts logged so far."""
+        self.log.clear()
+        self.attempts = 0
 
     def wake(self) -> None:
-        """Look at the clock again now (it moved, or an event was added); safe from any thread."""
-        try:
-            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is not None and (self.active or len(self.schedule)):
-            self._ensure_running(running)
-        loop, wakeup = self._loop, self._wakeup
-        if loop is None or wakeup is None:
-            return
-        if loop is running:
-            wakeup.set()
-        elif not loop.is_closed():
-            with suppress(RuntimeError):  # the loop closed in between
-                loop.call_soon_threadsafe(wakeup.set)
+        """The clock may have moved: tell the webhook process now. Safe from any thread."""
+        self._in_loop(self._send_clock)
 
     def status(self) -> dict[str, Any]:
         """Counts for ``GET /__mock/webhooks``."""
+        pending, dropped, queued, deliveries_dropped = self._counts
         return {
             "endpoints": len(self.endpoints),
-            "pending_events": len(self.schedule),
-            "events_dropped": self.schedule.dropped,
-            "queued_deliveries": self.courier.waiting,
-            "deliveries_dropped": self.courier.dropped,
-            "attempts_total": self.courier.attempts,
+            "pending_events": pending,
+            "events_dropped": dropped + self._unsent,
+            "queued_deliveries": queued,
+            "deliveries_dropped": deliveries_dropped,
+            "attempts_total": self.attempts,
         }
 
     @asynccontextmanager
     async def lifespan(self, app: Any) -> AsyncIterator[None]:
-        """The app's lifespan: deliveries run while it does, and stop with it."""
-        if self.active:
-            self._ensure_running(asyncio.get_running_loop())
+        """The app's lifespan: the webhook process runs while it does, and stops with it."""
+        if self.active:  # started now, not on the first create, which should not wait for it
+            self._send((ENDPOINTS, self._endpoint_list()), start=True)
         try:
             yield
         finally:
-            await self.stop()
+            self.stop()
 
-    async def stop(self) -> None:
-        """Stop scheduling and delivering; what is pending stays for the next start."""
-        runner, self._runner = self._runner, None
-        if runner is not None and not runner.done() and self._loop is asyncio.get_running_loop():
-            runner.cancel()
-            with suppress(asyncio.CancelledError):
-                await runner
+    def stop(self) -> None:
+        """Stop the webhook process; what it had pending is forgotten."""
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            self._heartbeat = None
+        self._link.close()
+        self._reading = None
 
-    def _ensure_running(self, loop: asyncio.AbstractEventLoop) -> None:
-        runner = self._runner
-        if runner is not None and not runner.done() and self._loop is loop:
-            return
-        self._loop = loop
-        self._wakeup = wakeup = asyncio.Event()
-        self.courier.attach()
-        self._runner = loop.create_task(self._run(wakeup), name="spark-mock webhooks")
+    def _in_loop(self, work: Any) -> None:
+        """Run ``work`` on the serving loop: now, when called there; soon, from another thread."""
+        try:
+            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        loop = self._loop
+        if running is not None and (loop is None or loop is running or loop.is_closed()):
+            if self.active or self._link.running:
+                work()
+        elif loop is not None and not loop.is_closed():
+            with suppress(RuntimeError):  # the loop closed in between
+                loop.call_soon_threadsafe(lambda: self._in_loop(work))
 
-    async def _run(self, wakeup: asyncio.Event) -> None:
-        async with asyncio.TaskGroup() as group:
-            group.create_task(self.courier.serve())
-            group.create_task(self._dispatch(wakeup))
+    def _send(self, message: tuple[Any, ...], events: int = 0, start: bool = False) -> bool:
+        """Send to the webhook process; started first only for a message with ``start`` (events to send)."""
+        loop = asyncio.get_running_loop()
+        moved, self._loop = self._loop is not loop, loop
+        sent = self._link.send(message, start=start)
+        if moved:
+            self._beat(loop)
+        if not sent:
+            self._unsent += events
+        return sent
 
-    async def _dispatch(self, wakeup: asyncio.Event) -> None:
-        while True:
-            now = self.clock.now()
-            for item in self.schedule.pop_due(now):
-                self._fire(item)
-            wakeup.clear()
-            due = self.schedule.next_due
-            delay = HEARTBEAT if due is None else min(HEARTBEAT, max(0.0, due - now))
-            with suppress(TimeoutError):
-                async with asyncio.timeout(delay):
-                    await wakeup.wait()
+    def _send_born(self) -> None:
+        born, self._born = self._born, []
+        if born and self.active:
+            records = [(task_record(task), base_url) for task, base_url in born]
+            self._send((TASKS, records), events=2 * len(records), start=True)
 
-    def _fire(self, item: Scheduled) -> None:
-        endpoints = list(self.endpoints)
-        if not endpoints:
-            return
-        event_id = "evt_" + uuid.uuid4().hex
-        task_id = None
-        if item.type == BALANCE_LOW:
-            data = item.subject
-        else:
-            task, base_url = item.subject
-            task_id = task.id
-            # The poll's answer at the moment of the event: queued when created, else its end.
-            state = state_at(task, task.created_at if item.type == TASK_CREATED else math.inf)
-            data = {
-                "vendor": self.vendor,
-                "model_name": self.model_name,
-                "payload": self.presenter.result(task, state, base_url),
-            }
-        envelope = {"id": event_id, "type": item.type, "created_at": timestamp(item.due, self.timestamps), "data": data}
-        body = json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode()
-        generation = self.courier.generation
-        for endpoint in endpoints:
-            delivery = Delivery("dlv_" + uuid.uuid4().hex, event_id, item.type, task_id, endpoint, body, generation)
-            self.courier.submit(delivery)
+    def _send_endpoints(self) -> bool:
+        return self._send((ENDPOINTS, self._endpoint_list()))
+
+    def _endpoint_list(self) -> list[tuple[str, str, str]]:
+        return [(e.id, e.url, e.secret) for e in self.endpoints]
+
+    def _send_clock(self) -> bool:
+        now = self.clock.now()
+        self._reading = (now, time.monotonic())
+        return self._send((CLOCK, now, self.clock.runs))
+
+    def _started(self) -> None:
+        """The process has just started: it learns the generation, the endpoints and the clock first."""
+        self._reading = None
+        link = self._link
+        link.send((RESET, self._generation))
+        link.send((ENDPOINTS, self._endpoint_list()))
+        now = self.clock.now()
+        self._reading = (now, time.monotonic())
+        link.send((CLOCK, now, self.clock.runs))
+
+    def _beat(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Each second: if the clock is not where the process believes it is, tell it."""
+        if loop is not self._loop or not self._link.running:
+            return  # the link moved to another loop, which has its own beat, or stopped
+        reading = self._reading
+        if reading is not None:
+            believed = reading[0] + (time.monotonic() - reading[1] if self.clock.runs else 0.0)
+            if abs(self.clock.now() - believed) > 0.001:
+                self._send_clock()
+        self._heartbeat = loop.call_later(HEARTBEAT, self._beat, loop)
+
+    def _reported(self, report: tuple[Any, ...]) -> None:
+        if report[0] != REPORT or report[1] != self._generation:
+            return  # from before a reset
+        _, _, attempts, counts = report
+        self.log.extend(Attempt(*attempt) for attempt in attempts)
+        self.attempts += len(attempts)
+        self._counts = tuple(counts)
 
 
 def webhook_sender(spec: ApiSpec) -> tuple[str, str]:

@@ -1,0 +1,29 @@
+"""A webhook receiver for ``make bench``: ``python -m benchmarks.receiver``, pinned beside wrk.
+
+Prints its URL on the first line, checks every delivery's signature, answers each ``200``, and on
+standard input's end (the benchmark is done with it) prints how many came and how many were signed
+right (of the last 10,000, which it keeps), as JSON, and stops.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from mockserver import WebhookReceiver
+
+SECRET = "whsec_" + "be7c" * 12
+
+
+def main() -> None:
+    with WebhookReceiver(SECRET) as receiver:
+        sys.stdout.write(receiver.url + "\n")
+        sys.stdout.flush()
+        sys.stdin.read()
+        deliveries = receiver.deliveries()
+        counts = {"received": len(deliveries), "verified": sum(d.verified for d in deliveries)}
+        sys.stdout.write(json.dumps(counts) + "\n")
+
+
+if __name__ == "__main__":
+    main()

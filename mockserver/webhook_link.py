@@ -1,0 +1,198 @@
+"""The server's end of its webhook process: the process itself, and the socket between them.
+
+The server never waits on the process. Its messages go out through a non-blocking socket; what the
+socket cannot take at once waits in a backlog of at most ``BACKLOG`` bytes, sent as the socket drains,
+and a message beyond that is refused (its sender counts what was dropped). Reports come back through
+a reader on the server's event loop. The process starts with the first message (``spawn``: nothing of
+the server is inherited), starts again if it dies (what it had pending is lost, and a warning says
+so), and ends when the link is closed, or with the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import multiprocessing
+import socket
+import weakref
+from collections.abc import Callable
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+from mockserver.webhook_process import ProcessConfig, serve
+from mockserver.webhook_wire import FrameReader, WireError, frame
+
+log = logging.getLogger("mockserver")
+
+# About 15,000 tasks' worth: enough for a burst while the process is starved of the CPU, and bounded.
+BACKLOG = 2 * 1024 * 1024
+_READ = 256 * 1024
+
+
+class Link:
+    """One webhook process, and the way to it. Used from one event loop at a time.
+
+    Args:
+        config: What the process needs to know.
+        on_report: Called, on the loop, with each report the process sends.
+        on_start: Called each time the process has started, before any other message goes to it:
+            whatever it must know from the start (endpoints, the clock) is sent from there.
+    """
+
+    def __init__(
+        self,
+        config: ProcessConfig,
+        on_report: Callable[[tuple[Any, ...]], None],
+        on_start: Callable[[], None],
+    ) -> None:
+        self.config = config
+        self.on_report = on_report
+        self.on_start = on_start
+        self._process: BaseProcess | None = None
+        self._sock: socket.socket | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._backlog = bytearray()
+        self._frames = FrameReader()
+        self._finalizer: weakref.finalize[Any, Any] | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._sock is not None
+
+    @property
+    def pid(self) -> int | None:
+        """The process's id, while it runs."""
+        process = self._process
+        return None if process is None else process.pid
+
+    def send(self, message: tuple[Any, ...], start: bool = True) -> bool:
+        """Send ``message`` without waiting; ``False`` if it was dropped (the backlog is full). Call on the
+        running event loop. Starts the process first if it is not running, unless ``start`` is false:
+        then a message to no process is not sent (what it says is sent by ``on_start`` anyway)."""
+        sock = self._sock
+        if sock is None and not start:
+            return True
+        if sock is None or self._loop is not asyncio.get_running_loop():
+            self._open(asyncio.get_running_loop())
+            sock = self._sock
+            assert sock is not None
+        data = frame(message)
+        backlog = self._backlog
+        if backlog:
+            if len(backlog) + len(data) > BACKLOG:
+                return False
+            backlog += data
+            return True
+        try:
+            sent = sock.send(data)
+        except BlockingIOError:
+            sent = 0
+        except OSError:
+            self._lost()
+            return False
+        if sent < len(data):
+            backlog += data[sent:]
+            self._watch(writing=True)
+        return True
+
+    def close(self) -> None:
+        """End the process (it ends when its end of the socket closes; it is killed if it does not)."""
+        self._unwatch()
+        sock, process = self._sock, self._process
+        self._sock = self._process = self._loop = None
+        self._backlog.clear()
+        if self._finalizer is not None:
+            self._finalizer.detach()
+            self._finalizer = None
+        _end(sock, process)
+
+    def _open(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._sock is not None and self._process is not None and self._process.is_alive():
+            self._unwatch()  # another loop now: the reader moves to it
+            self._loop = loop
+            self._watch(writing=bool(self._backlog))
+            return
+        self.close()
+        ours, theirs = socket.socketpair()
+        context = multiprocessing.get_context("spawn")
+        process = context.Process(target=serve, args=(theirs, self.config), name="spark-mock-webhooks", daemon=True)
+        process.start()
+        theirs.close()
+        ours.setblocking(False)
+        self._sock, self._process, self._loop = ours, process, loop
+        self._frames = FrameReader()
+        # A link dropped without close() (an app served without its lifespan) still ends its process.
+        self._finalizer = weakref.finalize(self, _end, ours, process)
+        self._watch(writing=False)
+        self.on_start()
+
+    def _watch(self, writing: bool) -> None:
+        loop, sock = self._loop, self._sock
+        if loop is None or sock is None:
+            return
+        loop.add_reader(sock.fileno(), self._readable)
+        if writing:
+            loop.add_writer(sock.fileno(), self._writable)
+
+    def _unwatch(self) -> None:
+        loop, sock = self._loop, self._sock
+        if loop is None or sock is None or loop.is_closed():
+            return
+        loop.remove_reader(sock.fileno())
+        loop.remove_writer(sock.fileno())
+
+    def _readable(self) -> None:
+        sock = self._sock
+        if sock is None:
+            return
+        try:
+            data = sock.recv(_READ)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._lost()
+            return
+        try:
+            reports = self._frames.feed(data)
+        except WireError as exc:
+            log.error("webhooks: the webhook process sent %s; it is stopped", exc)
+            self._lost()
+            return
+        for report in reports:
+            self.on_report(report)
+
+    def _writable(self) -> None:
+        sock, backlog = self._sock, self._backlog
+        if sock is None:
+            return
+        try:
+            sent = sock.send(backlog)
+        except BlockingIOError:
+            return
+        except OSError:
+            self._lost()
+            return
+        del backlog[:sent]
+        if not backlog and self._loop is not None:
+            self._loop.remove_writer(sock.fileno())
+
+    def _lost(self) -> None:
+        if self._sock is None:
+            return
+        log.warning("webhooks: the webhook process ended; the events it had pending are lost (it starts again)")
+        with contextlib.suppress(OSError):
+            self.close()
+
+
+def _end(sock: socket.socket | None, process: BaseProcess | None) -> None:
+    """Close the server's end, which ends the process; kill it if it does not end."""
+    if sock is not None:
+        sock.close()
+    if process is not None:
+        process.join(timeout=2)
+        if process.is_alive():
+            process.kill()
+            process.join(timeout=5)

@@ -1,0 +1,167 @@
+"""The webhook process: the server hands it tasks and never waits for it; it catches up, is bounded, and
+starts again if it dies. And the wire between them, which every create with webhooks on crosses."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import os
+import signal
+import socket
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+import pytest
+
+from mockserver import Settings, WebhookReceiver, create_app
+from mockserver.clock import FollowedClock
+from mockserver.launcher import free_port
+from mockserver.presenter import Presenter
+from mockserver.tasks import Failure, Phase, Task
+from mockserver.webhook_delivery import DeliveryRules
+from mockserver.webhook_link import BACKLOG, Link
+from mockserver.webhook_process import ProcessConfig
+from mockserver.webhook_wire import CLOCK, TASKS, FrameReader, WireError, frame, task_from_record, task_record
+from mockserver.webhooks import WebhookService
+from tests.helpers import AUTH, CREATE_PATH, VALID_BODY, serve
+
+SECRET = "whsec_" + "7a3c" * 8
+
+
+@contextmanager
+def served(url: str) -> Iterator[tuple[httpx.Client, WebhookService]]:
+    """The mock on a socket, with its lifespan, sending its webhooks to ``url``: a client, and its webhooks."""
+    app = create_app(Settings(webhook_urls=(url,), webhook_secret=SECRET, webhook_backoff=0.01))
+    with serve(app, free_port(), lifespan="on") as base, httpx.Client(base_url=base, headers=AUTH) as client:
+        yield client, app.state.webhooks
+
+
+def create(client: httpx.Client) -> str:
+    answer = client.post(CREATE_PATH, json=VALID_BODY)
+    assert answer.status_code == 202, answer.text
+    return str(answer.json()["task_info"]["id"])
+
+
+def process_of(webhooks: WebhookService) -> int:
+    deadline = time.monotonic() + 10
+    while (pid := webhooks._link.pid) is None:
+        assert time.monotonic() < deadline, "the webhook process did not start"
+        time.sleep(0.01)
+    return pid
+
+
+@pytest.mark.socket
+def test_the_server_never_waits_for_a_stopped_webhook_process_which_then_catches_up() -> None:
+    with WebhookReceiver(SECRET) as receiver, served(receiver.url) as (client, webhooks):
+        pid = process_of(webhooks)
+        os.kill(pid, signal.SIGSTOP)  # takes no message, sends nothing
+        try:
+            started = time.monotonic()
+            ids = [create(client) for _ in range(60)]
+            assert time.monotonic() - started < 10  # answered at the server's pace, not the process's
+            time.sleep(0.3)
+            assert receiver.deliveries() == []
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        for task_id in ids:
+            assert receiver.wait_for("task.created", task_id).verified
+        assert webhooks._link.pid == pid  # the same process: nothing was lost
+
+
+@pytest.mark.socket
+def test_a_webhook_process_that_dies_starts_again_with_the_next_create(caplog: pytest.LogCaptureFixture) -> None:
+    with WebhookReceiver(SECRET) as receiver, served(receiver.url) as (client, webhooks):
+        first = create(client)
+        receiver.wait_for("task.created", first)
+        pid = process_of(webhooks)
+        with caplog.at_level(logging.WARNING, logger="mockserver"):
+            os.kill(pid, signal.SIGKILL)
+            deadline = time.monotonic() + 10
+            while webhooks._link.pid == pid:  # the server sees its end of the socket close
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
+            second = create(client)
+            assert receiver.wait_for("task.created", second).verified
+        assert process_of(webhooks) != pid
+        assert "the webhook process ended; the events it had pending are lost" in caplog.text
+
+
+def test_what_the_server_sends_is_bounded_and_sending_never_blocks() -> None:
+    config = ProcessConfig(
+        DeliveryRules(0, 0.0, 1.0, "hex", "whole"),
+        Presenter({p.value: p.value for p in Phase}, "task_info", "seconds"),
+        "seconds",
+        ("mulerouter", "wan2.6-i2v-spark"),
+    )
+    reports: list[tuple[Any, ...]] = []
+
+    async def flood() -> tuple[int, int, float]:
+        link = Link(config, reports.append, lambda: None)
+        big = (TASKS, [(task_record(Task(f"{n}" + "t" * 1000, 1.0, 1.0, 1.0)), "http://a") for n in range(60)])
+        assert link.send((CLOCK, 0.0, False))
+        assert link.pid is not None
+        os.kill(link.pid, signal.SIGSTOP)
+        try:
+            started, sent, refused = time.monotonic(), 0, 0
+            for _ in range(200):  # 12 MB and more: far past what the socket and the backlog hold
+                if link.send(big):
+                    sent += 1
+                else:
+                    refused += 1
+            took = time.monotonic() - started
+        finally:
+            os.kill(link.pid, signal.SIGCONT)
+            link.close()
+        return sent, refused, took
+
+    sent, refused, took = asyncio.run(flood())
+    size = 60 * 1000  # a message, at least
+    assert refused > 0 and sent * size < BACKLOG + 8 * 2**20  # the backlog, and what the socket holds
+    assert took < 2  # each send returned at once: no wait for the stopped process
+
+
+def test_messages_cross_in_pieces_of_any_size() -> None:
+    failing = Task("t-2", 10.5, 3.0, math.inf, Failure(3001, "Bad", "It said «no»", Phase.QUEUED), 10, None)
+    plain = Task("t-1", 1.0, 2.0, 60.0, None, 5, "key")
+    messages = [(TASKS, [(task_record(plain), "http://a"), (task_record(failing), "http://b")]), (CLOCK, 1e9, True)]
+    stream = b"".join(frame(m) for m in messages)
+    for size in (1, 3, 7, len(stream)):
+        reader, got = FrameReader(), []
+        for start in range(0, len(stream), size):
+            got += reader.feed(stream[start : start + size])
+        assert got == messages
+    records = messages[0][1]
+    assert [task_from_record(record) for record, _ in records] == [plain, failing]
+
+
+@pytest.mark.parametrize(
+    "stream",
+    [
+        b"\x7f\xff\xff\xff",  # a frame longer than any message
+        frame((TASKS,))[:4] + b"\x00" * (len(frame((TASKS,))) - 4),  # not marshal
+        len(b"N").to_bytes(4, "big") + b"N",  # marshal, but None: not a message
+    ],
+)
+def test_a_broken_stream_is_refused(stream: bytes) -> None:
+    with pytest.raises(WireError):
+        FrameReader().feed(stream)
+
+
+def test_a_followed_clock_runs_only_when_the_original_does() -> None:
+    clock = FollowedClock()
+    clock.follow(1000.0, runs=False)
+    time.sleep(0.02)
+    assert clock.now() == 1000.0
+    clock.follow(2000.0, runs=True)
+    time.sleep(0.02)
+    assert 2000.015 < clock.now() < 2001
+
+
+def test_the_socket_between_them_is_a_pair_of_local_sockets() -> None:
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        assert ours.family == socket.AF_UNIX  # nothing listens on a port
