@@ -127,14 +127,14 @@ def test_what_the_server_sends_is_bounded_and_sending_never_blocks() -> None:
 def test_messages_cross_in_pieces_of_any_size() -> None:
     failing = Task("t-2", 10.5, 3.0, math.inf, Failure(3001, "Bad", "It said «no»", Phase.QUEUED), 10, None)
     plain = Task("t-1", 1.0, 2.0, 60.0, None, 5, "key")
-    messages = [(TASKS, [(task_record(plain), "http://a"), (task_record(failing), "http://b")]), (CLOCK, 1e9, True)]
+    records = [(task_record(plain), "http://a"), (task_record(failing), "http://b")]
+    messages: list[tuple[Any, ...]] = [(TASKS, records), (CLOCK, 1e9, True)]
     stream = b"".join(frame(m) for m in messages)
     for size in (1, 3, 7, len(stream)):
         reader, got = FrameReader(), []
         for start in range(0, len(stream), size):
             got += reader.feed(stream[start : start + size])
         assert got == messages
-    records = messages[0][1]
     assert [task_from_record(record) for record, _ in records] == [plain, failing]
 
 
