@@ -20,6 +20,7 @@ from contract_tests.findings import Finding, violation
 from contract_tests.target import POLL_OPERATION
 from sparkspec.openapi import ApiSpec, Lifecycle
 from sparkspec.provenance import Provenance, Provenances
+from sparkspec.webhook_rules import webhook_signing
 from sparkspec.webhook_signature import (
     ID_HEADER,
     SIGNATURE_HEADER,
@@ -70,10 +71,8 @@ class SigningRules:
 
     @classmethod
     def from_spec(cls, spec: ApiSpec) -> SigningRules:
-        parameter = spec.document["components"]["parameters"]["WebhookSignature"]
-        rules = parameter["x-webhook-signature"]
-        labels = Provenances(spec).of(rules)
-        return cls(rules["encoding"], rules["key"], float(rules["tolerance-seconds"]), labels)
+        rules = webhook_signing(spec)
+        return cls(rules.encoding, rules.key, rules.tolerance, Provenances(spec).of(rules.node))
 
 
 class WebhookJudge:

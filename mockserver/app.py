@@ -24,7 +24,7 @@ from mockserver.outcome_queue import MemoryQueue, OutcomeQueue
 from mockserver.presenter import Presenter
 from mockserver.routes import CREATE, POLL, SCENARIO_HEADER, Dependencies, GenerationApi
 from mockserver.scenarios import SUCCEED, FailureReason, ScenarioError
-from mockserver.settings import ANY_KEY, Settings, SettingsError, ShotField
+from mockserver.settings import ANY_KEY, Settings, SettingsError, ShotField, webhook_readings
 from mockserver.state_file import SharedClock, StateFile, StateJournal, StateQueue, StateStore
 from mockserver.store import MemoryStore, TaskStore
 from mockserver.task_service import TaskService
@@ -37,6 +37,7 @@ from mockserver.webhook_process import ProcessConfig
 from mockserver.webhooks import WebhookService, webhook_sender
 from sparkspec.image_rules import PLAIN_URL, ImageRejected, ImageRules, is_valid_image
 from sparkspec.openapi import ApiSpec, Lifecycle, SpecError
+from sparkspec.webhook_rules import endpoint_limits, webhook_signing
 
 
 class MockApp(Starlette):
@@ -109,6 +110,18 @@ def create_app(
         raise SettingsError(
             "api_keys must be bearer tokens (the spec's x-token-pattern, RFC 6750: letters, digits and -._~+/,"
             " then any '='), comma-separated"
+        )
+    webhook_limits = endpoint_limits(spec)
+    if len(settings.webhook_urls) > webhook_limits.max_endpoints:
+        raise SettingsError(
+            f"webhook_urls: at most {webhook_limits.max_endpoints} endpoints (the spec's x-webhook-endpoints,"
+            f" as MuleRouter's console allows); got {len(settings.webhook_urls)}"
+        )
+    longest = max(map(len, settings.webhook_urls), default=0)
+    if longest > webhook_limits.url_max_length:  # only its length is shown: a URL may carry a token
+        raise SettingsError(
+            f"webhook_urls: a webhook URL has at most {webhook_limits.url_max_length} characters"
+            f" (the spec's x-webhook-endpoints); got one of {longest}"
         )
     lifecycle = spec.lifecycle
     _check_lifecycle(lifecycle)
@@ -197,18 +210,23 @@ def _videos(settings: Settings) -> VideoCache | None:
 
 
 def _webhooks(settings: Settings, spec: ApiSpec, clock: Clock, presenter: Presenter) -> WebhookService:
-    """The webhook service, with the endpoints of the settings (none: it stays idle until the admin API adds one)."""
+    """The webhook service, with the endpoints of the settings (none: it stays idle until the admin API adds one).
+
+    Raises:
+        SettingsError: ``webhook_secret`` cannot be a key under the key reading taken.
+    """
+    encoding, key = webhook_readings(settings, webhook_signing(spec))  # the settings', else the spec's
     secret = settings.webhook_secret
     configured = [(url, secret) for url in settings.webhook_urls] if secret is not None else []
     rules = DeliveryRules(
         retries=settings.webhook_retries,
         backoff=settings.webhook_backoff,
         timeout=settings.webhook_timeout,
-        encoding=settings.webhook_signature_encoding,
-        key=settings.webhook_key,
+        encoding=encoding,
+        key=key,
     )
     return WebhookService(
-        endpoints=Endpoints(settings.webhook_key, configured),
+        endpoints=Endpoints(key, configured, limits=endpoint_limits(spec)),
         process=ProcessConfig(rules, presenter, settings.timestamps, webhook_sender(spec)),
         clock=clock,
         log_size=settings.webhook_log_size,

@@ -12,8 +12,9 @@ from typing import Any, Literal, TypeVar, get_args
 from mockserver.clock import TimestampStyle
 from mockserver.outcome_queue import OPERATIONS
 from mockserver.scenarios import ScenarioError, latencies
-from mockserver.webhook_endpoints import MAX_ENDPOINTS, url_problem
-from sparkspec.webhook_signature import Encoding, KeyReading, signing_key
+from mockserver.webhook_endpoints import url_problem
+from sparkspec.webhook_rules import WebhookSigning
+from sparkspec.webhook_signature import Encoding, KeyReading, check_secret, signing_key
 
 Vocabulary = str  # a key of x-task-lifecycle.vocabularies in the spec; checked against it in create_app
 ErrorPlacement = Literal["task_info", "top_level"]
@@ -104,14 +105,17 @@ class Settings:
         video_cache: How many renderings are kept on disk (the least recently used go first); with a
             state file, in a directory beside it (``<state file>-videos``), kept across restarts.
         webhook_urls: Endpoints that receive every event (``task.created``, ``task.succeeded``,
-            ``task.failed``, ``balance.low``), at most five; the admin API adds more at run time.
+            ``task.failed``, ``balance.low``), at most as many as the spec's ``x-webhook-endpoints``
+            allows (checked in ``create_app``); the admin API adds more at run time.
         webhook_secret: Their ``whsec_...`` signing secret (needed with ``webhook_urls``; also the
             secret of endpoints the admin API adds without one). Never shown.
         webhook_signature_encoding: How the signature's digest is written, which the docs do not
-            say: ``hex`` (the default) or ``base64``.
+            say: ``hex`` or ``base64``; ``None`` (the default) takes the spec's reading
+            (``x-webhook-signature``: hex).
         webhook_key: Which part of the secret is the HMAC key, which the docs do not say: ``whole``
-            (the default: the ``whsec_...`` string as it is), ``after-prefix`` (what follows
-            ``whsec_``) or ``after-prefix-base64`` (that part Base64-decoded, as Svix reads it).
+            (the ``whsec_...`` string as it is), ``after-prefix`` (what follows ``whsec_``) or
+            ``after-prefix-base64`` (that part Base64-decoded, as Svix reads it); ``None`` (the
+            default) takes the spec's reading (``x-webhook-signature``: whole).
         webhook_retries: Further attempts after a delivery got no 2xx (or no answer in time).
         webhook_backoff: Seconds before the first retry; each further one waits twice as long
             (1, 2, 4 s by default; a test sets 0.01).
@@ -145,8 +149,9 @@ class Settings:
     video_cache: int = 100
     webhook_urls: tuple[str, ...] = ()
     webhook_secret: str | None = field(default=None, repr=False)
-    webhook_signature_encoding: Encoding = "hex"
-    webhook_key: KeyReading = "whole"
+    # None: the spec's reading (x-webhook-signature), resolved by create_app against the spec it runs.
+    webhook_signature_encoding: Encoding | None = None
+    webhook_key: KeyReading | None = None
     webhook_retries: int = 3
     webhook_backoff: float = 1.0
     webhook_timeout: float = 10.0
@@ -188,10 +193,11 @@ class Settings:
         self._check_webhooks()
 
     def _check_webhooks(self) -> None:
-        _check_choice("webhook_signature_encoding", self.webhook_signature_encoding, Encoding)
-        _check_choice("webhook_key", self.webhook_key, KeyReading)
-        if len(self.webhook_urls) > MAX_ENDPOINTS:
-            raise SettingsError(f"webhook_urls: at most {MAX_ENDPOINTS} endpoints, as MuleRouter's console allows")
+        if self.webhook_signature_encoding is not None:
+            _check_choice("webhook_signature_encoding", self.webhook_signature_encoding, Encoding)
+        if self.webhook_key is not None:
+            _check_choice("webhook_key", self.webhook_key, KeyReading)
+        # Only the URLs' shape here: how many, and how long, are the spec's to say (checked in create_app).
         for url in self.webhook_urls:
             problem = url_problem(url) or (
                 "a webhook URL here has no comma (commas separate them)" if "," in url else None
@@ -202,7 +208,9 @@ class Settings:
             raise SettingsError("webhook_urls need webhook_secret (MOCK_WEBHOOK_SECRET=whsec_...) to sign with")
         if self.webhook_secret is not None:
             try:
-                signing_key(self.webhook_secret, self.webhook_key)
+                check_secret(self.webhook_secret)  # what every reading asks; the reading's own, once it is known
+                if self.webhook_key is not None:
+                    signing_key(self.webhook_secret, self.webhook_key)
             except ValueError as exc:  # the message never shows the secret
                 raise SettingsError(f"webhook_secret: {exc}") from None
         if not 0 <= self.webhook_retries <= MAX_WEBHOOK_RETRIES:
@@ -266,6 +274,23 @@ class Settings:
                 text = str(value)
             env[ENV_PREFIX + f.name.upper()] = text
         return env
+
+
+def webhook_readings(settings: Settings, signing: WebhookSigning) -> tuple[Encoding, KeyReading]:
+    """How the mock signs its webhooks: the readings ``settings`` names, and the spec's
+    (``x-webhook-signature``) where it names none.
+
+    Raises:
+        SettingsError: ``webhook_secret`` cannot be a key under the reading taken (it never shows the secret).
+    """
+    encoding = signing.encoding if settings.webhook_signature_encoding is None else settings.webhook_signature_encoding
+    key = signing.key if settings.webhook_key is None else settings.webhook_key
+    if settings.webhook_secret is not None:
+        try:
+            signing_key(settings.webhook_secret, key)
+        except ValueError as exc:  # the message never shows the secret
+            raise SettingsError(f"webhook_secret: {exc}") from None
+    return encoding, key
 
 
 def _check_choice(name: str, value: T, choices: Any) -> None:

@@ -20,7 +20,7 @@ from typing import Any
 from mockserver.admin import ADMIN_PREFIX, json_reply, query_limit, read_payload
 from mockserver.errors import ApiError
 from mockserver.frontdoor import Call, Reply, Route
-from mockserver.webhook_endpoints import MAX_ENDPOINTS, EndpointError, TooManyEndpoints, new_secret
+from mockserver.webhook_endpoints import EndpointError, TooManyEndpoints, new_secret
 from mockserver.webhooks import WebhookService
 
 PREFIX = ADMIN_PREFIX + "/webhooks"
@@ -68,7 +68,7 @@ class WebhookAdmin:
     async def add_endpoint(self, call: Call) -> Reply:
         usage = (
             'Send {"url": "https://...", "secret": "whsec_..." (optional), "description": "..." (optional)};'
-            f" at most {MAX_ENDPOINTS} endpoints"
+            f" at most {self.webhooks.endpoints.limits.max_endpoints} endpoints"
         )
         payload = await read_payload(call, usage)
         if not isinstance(payload, dict) or set(payload) - {"url", "secret", "description"}:
@@ -115,4 +115,8 @@ class WebhookAdmin:
         return json_reply({"sent": "balance.low", "endpoints": len(self.webhooks.endpoints)})
 
     def _endpoints(self) -> dict[str, Any]:
-        return {"endpoints": [e.public() for e in self.webhooks.endpoints], "max": MAX_ENDPOINTS}
+        # max: the spec's max-endpoints, as the endpoints hold it (the number that refuses one more).
+        return {
+            "endpoints": [e.public() for e in self.webhooks.endpoints],
+            "max": self.webhooks.endpoints.limits.max_endpoints,
+        }

@@ -1,8 +1,9 @@
 """Webhook endpoints: where the mock sends its events, each with its signing secret.
 
-As in MuleRouter's console (api-facts §8): at most five endpoints, a URL of at most 2,048 characters,
-an optional description of at most 200, and a ``whsec_...`` secret each. The console takes HTTPS URLs
-only; the mock takes ``http://`` too, so that a test's receiver on 127.0.0.1 needs no certificate.
+As in MuleRouter's console (api-facts §8): a few endpoints, each a URL and an optional description of
+bounded length, and a ``whsec_...`` secret each. The bounds are the spec's ``x-webhook-endpoints``,
+given to :class:`Endpoints`. The console takes HTTPS URLs only; the mock takes ``http://`` too, so
+that a test's receiver on 127.0.0.1 needs no certificate.
 
 Secrets are kept here and nowhere else: an endpoint's repr, its public description and every message
 of :class:`EndpointError` leave them out.
@@ -16,11 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from sparkspec.webhook_rules import EndpointLimits
 from sparkspec.webhook_signature import SECRET_PREFIX, KeyReading, signing_key
-
-MAX_ENDPOINTS = 5
-MAX_URL_LENGTH = 2048
-MAX_DESCRIPTION = 200
 
 
 class EndpointError(ValueError):
@@ -28,7 +26,7 @@ class EndpointError(ValueError):
 
 
 class TooManyEndpoints(EndpointError):
-    """A sixth endpoint."""
+    """One endpoint more than the spec's ``max-endpoints``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,12 +44,13 @@ class Endpoint:
         return {"id": self.id, "url": shown_url(self.url), "description": self.description}
 
 
-def url_problem(url: Any) -> str | None:
-    """What is wrong with a webhook URL, or ``None``."""
+def url_problem(url: Any, max_length: int | None = None) -> str | None:
+    """What is wrong with a webhook URL, or ``None``: its shape, and its length when ``max_length`` (the
+    spec's ``url-max-length``) is given."""
     if not isinstance(url, str) or not url:
         return "a webhook URL is a non-empty string"
-    if len(url) > MAX_URL_LENGTH:
-        return f"a webhook URL has at most {MAX_URL_LENGTH} characters"
+    if max_length is not None and len(url) > max_length:
+        return f"a webhook URL has at most {max_length} characters"
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 (reading it checks it: a port past 65535 raises)
@@ -81,23 +80,27 @@ class Endpoints:
     Args:
         key: How a secret is read as a key (checked for every secret it is given).
         configured: ``(url, secret)`` of the endpoints it starts with, and returns to on :meth:`restore`.
+        limits: The spec's ``x-webhook-endpoints``: how many endpoints, how long a URL and a description.
     """
 
-    def __init__(self, key: KeyReading, configured: Sequence[tuple[str, str]] = ()) -> None:
+    def __init__(self, key: KeyReading, configured: Sequence[tuple[str, str]] = (), *, limits: EndpointLimits) -> None:
         self.key = key
+        self.limits = limits
         self._configured = [self._endpoint(url, secret, "", 0.0) for url, secret in configured]
         self._endpoints = list(self._configured)
-        if len(self._endpoints) > MAX_ENDPOINTS:
-            raise TooManyEndpoints(f"at most {MAX_ENDPOINTS} webhook endpoints, as the console allows")
+        if len(self._endpoints) > limits.max_endpoints:
+            raise TooManyEndpoints(f"at most {limits.max_endpoints} webhook endpoints, as the console allows")
 
     def add(self, url: Any, secret: Any, description: Any = "", now: float = 0.0) -> Endpoint:
-        """Register an endpoint; :class:`TooManyEndpoints` for a sixth, :class:`EndpointError` for bad input."""
-        if len(self._endpoints) >= MAX_ENDPOINTS:
+        """Register an endpoint; :class:`TooManyEndpoints` for one past the limit, :class:`EndpointError`
+        for bad input."""
+        if len(self._endpoints) >= self.limits.max_endpoints:
             raise TooManyEndpoints(
-                f"at most {MAX_ENDPOINTS} webhook endpoints, as the console allows; remove one first"
+                f"at most {self.limits.max_endpoints} webhook endpoints, as the console allows; remove one first"
             )
-        if not isinstance(description, str) or len(description) > MAX_DESCRIPTION:
-            raise EndpointError(f"description is a string of at most {MAX_DESCRIPTION} characters")
+        longest = self.limits.description_max_length
+        if not isinstance(description, str) or len(description) > longest:
+            raise EndpointError(f"description is a string of at most {longest} characters")
         endpoint = self._endpoint(url, secret, description, now)
         self._endpoints.append(endpoint)
         return endpoint
@@ -117,7 +120,7 @@ class Endpoints:
         self._endpoints = list(self._configured)
 
     def _endpoint(self, url: Any, secret: Any, description: str, now: float) -> Endpoint:
-        problem = url_problem(url)
+        problem = url_problem(url, self.limits.url_max_length)
         if problem is not None:
             raise EndpointError(problem)
         if not isinstance(secret, str):

@@ -22,7 +22,14 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from sparkspec.webhook_signature import Encoding, InvalidSignature, KeyReading, verify_signature
+from sparkspec.webhook_signature import (
+    SPEC_TOLERANCE,
+    Encoding,
+    InvalidSignature,
+    KeyReading,
+    Tolerance,
+    verify_signature,
+)
 
 MAX_BODY = 1024 * 1024
 KEPT = 10_000
@@ -71,9 +78,10 @@ class WebhookReceiver:
         secret: The ``whsec_...`` secret deliveries should be signed with; ``None`` checks no signature.
         host: Where to listen.
         port: The port; 0 takes a free one.
-        encoding: The signature digest's encoding, ``hex`` or ``base64``.
-        key: Which part of the secret is the key: ``whole``, ``after-prefix`` or ``after-prefix-base64``.
-        tolerance: Seconds a signature's timestamp may be from the receiver's time.
+        encoding: The signature digest's encoding, ``hex`` or ``base64``; ``None``: the spec's reading.
+        key: Which part of the secret is the key: ``whole``, ``after-prefix`` or ``after-prefix-base64``;
+            ``None``: the spec's reading.
+        tolerance: Seconds a signature's timestamp may be from the receiver's time; by default the spec's.
     """
 
     def __init__(
@@ -82,13 +90,14 @@ class WebhookReceiver:
         host: str = "127.0.0.1",
         port: int = 0,
         *,
-        encoding: Encoding = "hex",
-        key: KeyReading = "whole",
-        tolerance: float = 300.0,
+        encoding: Encoding | None = None,
+        key: KeyReading | None = None,
+        tolerance: Tolerance = SPEC_TOLERANCE,
     ) -> None:
         self.secret = secret
-        self.encoding: Encoding = encoding
-        self.key: KeyReading = key
+        # None and SPEC_TOLERANCE are handed to verify_signature, which reads them in the spec.
+        self.encoding: Encoding | None = encoding
+        self.key: KeyReading | None = key
         self.tolerance = tolerance
         self._kept: deque[Delivery] = deque(maxlen=KEPT)
         self._answers: deque[int] = deque()

@@ -47,6 +47,8 @@ class WebhookService:
 
     def __init__(self, *, endpoints: Endpoints, process: ProcessConfig, clock: Clock, log_size: int) -> None:
         self.endpoints = endpoints
+        #: How deliveries are made and signed.
+        self.rules = process.rules
         self.clock = clock
         self.log: deque[Attempt] = deque(maxlen=log_size)
         self.attempts = 0

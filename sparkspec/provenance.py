@@ -232,8 +232,9 @@ def unlabelled(spec: ApiSpec) -> list[str]:
     business error code; each header's presence; every rule keyword of every schema that a request or
     response uses; for the request body, whether each field takes ``null`` and what an unknown field
     does; every key of ``x-image-rules``, ``x-audio-rules`` and ``x-task-lifecycle``; each task
-    error code and its title; and for each webhook, the presence of each of its headers, every rule of
-    their schemas and of its body's, and every key of ``x-webhook-signature``.
+    error code and its title; for each webhook, the presence of each of its headers, every rule of
+    their schemas and of its body's, and every key of ``x-webhook-signature``; and every key of
+    ``x-webhook-endpoints``.
     """
     missing: list[str] = []
     labels = Provenances(spec)
@@ -309,4 +310,7 @@ def unlabelled(spec: ApiSpec) -> list[str]:
             body = spec.resolve(op.get("requestBody"))
             for media, content in (body or {}).get("content", {}).items():
                 schema(f"{where} request {media}", content.get("schema"))
+    limits = spec.document.get("x-webhook-endpoints")
+    if isinstance(limits, Mapping):
+        need("#/x-webhook-endpoints", limits, [k for k in limits if k != EXTENSION])
     return missing

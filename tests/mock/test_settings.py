@@ -124,6 +124,25 @@ def test_every_setting_reaches_a_worker_process(tmp_path: Path) -> None:
     assert Settings.from_env(settings.to_env()) == settings
 
 
+def test_the_webhook_readings_are_left_to_the_spec_unless_their_variables_name_one() -> None:
+    """``None`` is the spec's reading (``x-webhook-signature``), resolved by create_app; a worker is handed
+    no value for it, and so reads the spec too."""
+    assert (Settings().webhook_signature_encoding, Settings().webhook_key) == (None, None)
+    assert not {"MOCK_WEBHOOK_SIGNATURE_ENCODING", "MOCK_WEBHOOK_KEY"} & set(Settings().to_env())
+    named = Settings.from_env({"MOCK_WEBHOOK_SIGNATURE_ENCODING": "base64", "MOCK_WEBHOOK_KEY": "after-prefix"})
+    assert (named.webhook_signature_encoding, named.webhook_key) == ("base64", "after-prefix")
+
+
+def test_how_many_webhook_urls_and_how_long_is_the_spec_s_to_say_when_the_app_is_built() -> None:
+    secret = "whsec_" + "ab" * 16
+    six = Settings(webhook_urls=tuple(f"https://hooks.example/{n}" for n in range(6)), webhook_secret=secret)
+    with pytest.raises(SettingsError, match=re.escape("webhook_urls: at most 5 endpoints")):
+        create_app(six)
+    long = Settings(webhook_urls=("https://hooks.example/" + "a" * 2048,), webhook_secret=secret)
+    with pytest.raises(SettingsError, match=re.escape("webhook_urls: a webhook URL has at most 2048 characters")):
+        create_app(long)
+
+
 def test_an_unknown_vocabulary_is_refused_against_the_spec() -> None:
     with pytest.raises(SettingsError, match="vocabulary must be one of guide, legacy"):
         create_app(Settings(vocabulary="shouty"))

@@ -42,6 +42,7 @@ def test_no_rule_of_the_spec_is_left_without_a_label(spec: ApiSpec) -> None:
         (("components", "headers", "Traceparent"), "required"),
         (("components", "schemas", "Error", "properties", "detail"), "type"),
         (("components", "parameters", "WebhookSignature", "x-webhook-signature"), "encoding"),
+        (("x-webhook-endpoints",), "max-endpoints"),
         (("components", "parameters", "WebhookId"), "required"),
         (("components", "schemas", "WebhookTaskData", "properties", "vendor"), "const"),
     ],
@@ -67,6 +68,12 @@ def test_every_label_is_well_formed_and_every_quote_is_in_its_source(spec: ApiSp
             assert label.source is not None
             assert quote_is_in_its_source(quote, label.source.copies), f"{pointer}: {quote!r} is not in its source"
         assert label.words()
+
+
+def test_the_console_s_endpoint_limits_are_documented_each(spec: ApiSpec) -> None:
+    labels = Provenances(spec).of(spec.document["x-webhook-endpoints"])
+    assert set(labels) == {"max-endpoints", "url-max-length", "description-max-length"}
+    assert all(label.documented and label.source is not None for label in labels.values())
 
 
 def test_the_quote_check_can_fail(spec: ApiSpec) -> None:

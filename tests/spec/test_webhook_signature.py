@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import base64
+import copy
 import hashlib
 import hmac
 import re
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
+from sparkspec import openapi
+from sparkspec.openapi import ApiSpec
 from sparkspec.webhook_signature import (
     ENCODINGS,
     KEY_READINGS,
@@ -20,6 +27,7 @@ from sparkspec.webhook_signature import (
     readings_that_verify,
     sign,
     signing_key,
+    spec_readings,
     verify_signature,
 )
 
@@ -120,11 +128,62 @@ def test_a_secret_that_cannot_be_a_key_is_refused_without_being_shown(
     assert secret == "whsec_" or secret not in str(refused.value)  # the bare prefix is in every such message
 
 
+BundledSpec = Callable[..., None]
+
+
+@pytest.fixture
+def bundled_spec(spec: ApiSpec, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[BundledSpec]:
+    """Make the spec this module reads its defaults from a copy whose ``x-webhook-signature`` says other
+    values (``tolerance_seconds=600`` changes ``tolerance-seconds``)."""
+
+    def use(**values: Any) -> None:
+        document: Any = copy.deepcopy(dict(spec.document))
+        signing = document["components"]["parameters"]["WebhookSignature"]["x-webhook-signature"]
+        signing.update({name.replace("_", "-"): value for name, value in values.items()})
+        path = tmp_path / "openapi.yaml"
+        path.write_text(yaml.safe_dump(document), encoding="utf-8")
+        monkeypatch.setattr(openapi, "spec_path", lambda: path)
+        spec_readings.cache_clear()
+
+    yield use
+    spec_readings.cache_clear()  # before the monkeypatch is undone: the next reading is the real spec's
+
+
+def test_the_defaults_are_the_bundled_spec_s_read_once(spec: ApiSpec) -> None:
+    signing = spec.document["components"]["parameters"]["WebhookSignature"]["x-webhook-signature"]
+    assert spec_readings() == (signing["encoding"], signing["key"], float(signing["tolerance-seconds"]))
+    assert spec_readings() is spec_readings()  # kept: a receiver reads no file per delivery
+
+
+def test_a_changed_tolerance_in_the_spec_is_the_default_tolerance(bundled_spec: BundledSpec) -> None:
+    signature = sign(SECRET, "dlv_1", NOW - 301, BODY)
+    with pytest.raises(InvalidSignature, match=re.escape("301 s old (tolerance 300 s)")):
+        verify_signature(SECRET, headers(signature, stamp=NOW - 301), BODY, now=NOW)
+    bundled_spec(tolerance_seconds=600)
+    verify_signature(SECRET, headers(signature, stamp=NOW - 301), BODY, now=NOW)
+    with pytest.raises(InvalidSignature, match=re.escape("601 s old (tolerance 600 s)")):
+        late = sign(SECRET, "dlv_1", NOW - 601, BODY)
+        verify_signature(SECRET, headers(late, stamp=NOW - 601), BODY, now=NOW)
+    with pytest.raises(InvalidSignature, match=re.escape("(tolerance 300 s)")):  # one given still wins
+        verify_signature(SECRET, headers(late, stamp=NOW - 601), BODY, now=NOW, tolerance=300)
+
+
+def test_changed_readings_in_the_spec_are_the_default_readings(bundled_spec: BundledSpec) -> None:
+    bundled_spec(encoding="base64", key="after-prefix")
+    signature = sign(SECRET, "dlv_1", NOW, BODY)
+    assert signature == sign(SECRET, "dlv_1", NOW, BODY, encoding="base64", key="after-prefix")
+    assert signing_key(SECRET) == SECRET.removeprefix("whsec_").encode()
+    verify_signature(SECRET, headers(signature), BODY, now=NOW)
+    with pytest.raises(InvalidSignature, match=re.escape("no v1 signature matches (hex digest, key: after-prefix)")):
+        verify_signature(SECRET, headers(signature), BODY, now=NOW, encoding="hex")
+
+
 def test_the_module_imports_nothing_heavy() -> None:
     """A receiver can use it without the toolkit's server: none of the mock's libraries comes in (the
-    package's own start reads the spec with PyYAML, which is all)."""
+    package's own start reads the spec with PyYAML, which is all), not even once it has read its defaults."""
     code = (
-        "import sys, sparkspec.webhook_signature\n"
+        "import sys, sparkspec.webhook_signature as w\n"
+        "w.spec_readings()\n"
         "heavy = {'httpx', 'starlette', 'uvicorn', 'openapi_core', 'jsonschema', 'PIL'} & set(sys.modules)\n"
         "print(sorted(heavy))"
     )
