@@ -25,6 +25,7 @@ from mockserver.presenter import Presenter
 from mockserver.routes import CREATE, POLL, SCENARIO_HEADER, Dependencies, GenerationApi
 from mockserver.scenarios import SUCCEED, FailureReason, ScenarioError
 from mockserver.settings import ANY_KEY, Settings, SettingsError, ShotField, webhook_readings
+from mockserver.shared_webhooks import SharedLedger
 from mockserver.state_file import SharedClock, StateFile, StateJournal, StateQueue, StateStore
 from mockserver.store import MemoryStore, TaskStore
 from mockserver.task_service import TaskService
@@ -33,6 +34,7 @@ from mockserver.video_cache import VideoCache, video_cache
 from mockserver.webhook_admin import WebhookAdmin
 from mockserver.webhook_delivery import DeliveryRules
 from mockserver.webhook_endpoints import Endpoints
+from mockserver.webhook_ledger import WebhookLedger
 from mockserver.webhook_process import ProcessConfig
 from mockserver.webhooks import WebhookService, webhook_sender
 from sparkspec.image_rules import PLAIN_URL, ImageRejected, ImageRules, is_valid_image
@@ -93,6 +95,7 @@ def create_app(
     errors = ErrorCatalog(spec)
     journal: Journal
     queue: OutcomeQueue
+    ledger: WebhookLedger
     state: StateFile | None = None
     if settings.state_file is not None:
         state = StateFile(settings.state_file)
@@ -100,11 +103,13 @@ def create_app(
         journal = StateJournal(state, settings.journal_size, settings.api_keys)
         store = store if store is not None else StateStore(state, settings.max_tasks)
         queue = StateQueue(state)
+        ledger = SharedLedger(state, settings.webhook_log_size)
     else:
         clock = clock or SystemClock()
         journal = Journal(settings.journal_size, settings.api_keys)
         store = store if store is not None else MemoryStore(settings.max_tasks)
         queue = MemoryQueue()
+        ledger = WebhookLedger(settings.webhook_log_size)
 
     if any(not spec.bearer_token_pattern.match(key) for key in settings.api_keys - {ANY_KEY}):
         raise SettingsError(
@@ -155,7 +160,7 @@ def create_app(
         reset_counter=reset_counter,
         id_rule=id_rule,
     )
-    webhooks = _webhooks(settings, spec, clock, presenter)
+    webhooks = _webhooks(settings, spec, clock, presenter, ledger)
     api = GenerationApi(
         Dependencies(
             settings=settings,
@@ -209,7 +214,9 @@ def _videos(settings: Settings) -> VideoCache | None:
     return video_cache(directory, settings.video_cache, shared=state is not None)
 
 
-def _webhooks(settings: Settings, spec: ApiSpec, clock: Clock, presenter: Presenter) -> WebhookService:
+def _webhooks(
+    settings: Settings, spec: ApiSpec, clock: Clock, presenter: Presenter, ledger: WebhookLedger
+) -> WebhookService:
     """The webhook service, with the endpoints of the settings (none: it stays idle until the admin API adds one).
 
     Raises:
@@ -229,7 +236,7 @@ def _webhooks(settings: Settings, spec: ApiSpec, clock: Clock, presenter: Presen
         endpoints=Endpoints(key, configured, limits=endpoint_limits(spec)),
         process=ProcessConfig(rules, presenter, settings.timestamps, webhook_sender(spec)),
         clock=clock,
-        log_size=settings.webhook_log_size,
+        ledger=ledger,
     )
 
 

@@ -183,7 +183,7 @@ class AsgiMock(SparkMock):
         return str(endpoint.id)
 
     def webhook_attempts(self) -> list[dict[str, Any]]:
-        return [attempt.as_dict() for attempt in self.app.state.webhooks.log]
+        return [attempt.as_dict() for attempt in self.app.state.webhooks.attempts()]
 
 
 @pytest.fixture(scope="session")

@@ -53,9 +53,7 @@ class WebhookAdmin:
         return [Route(method, PREFIX + path, handler, head=method == "GET") for method, path, handler in table]
 
     async def attempts(self, call: Call) -> Reply:
-        log = list(self.webhooks.log)
-        limit = query_limit(call, default=None)
-        shown = log[-limit:] if limit else ([] if limit == 0 else log)
+        shown = self.webhooks.attempts(query_limit(call, default=None))
         return json_reply({"attempts": [attempt.as_dict() for attempt in shown], **self.webhooks.status()})
 
     async def clear_attempts(self, call: Call) -> Reply:
@@ -63,6 +61,7 @@ class WebhookAdmin:
         return json_reply({"attempts": [], **self.webhooks.status()})
 
     async def list_endpoints(self, call: Call) -> Reply:
+        self.webhooks.sync()
         return json_reply(self._endpoints())
 
     async def add_endpoint(self, call: Call) -> Reply:
@@ -74,6 +73,7 @@ class WebhookAdmin:
         if not isinstance(payload, dict) or set(payload) - {"url", "secret", "description"}:
             raise ApiError(400, usage)
         made = None
+        self.webhooks.sync()  # added to the endpoints as every worker has them
         secret = payload.get("secret", self._default_secret)
         if secret is None:
             secret = made = new_secret()
@@ -97,6 +97,7 @@ class WebhookAdmin:
         return json_reply(self._endpoints())
 
     async def remove_endpoint(self, call: Call) -> Reply:
+        self.webhooks.sync()
         if not self.webhooks.endpoints.remove(call.params["endpoint_id"]):
             raise ApiError(404, "No such webhook endpoint")
         self.webhooks.endpoints_changed()
@@ -110,6 +111,7 @@ class WebhookAdmin:
             raise ApiError(400, usage)
         if balance is not None and not (math.isfinite(balance) and 0 <= balance <= 1e12):
             raise ApiError(400, usage)
+        self.webhooks.sync()
         if not self.webhooks.balance_low(balance):
             raise ApiError(409, "No webhook endpoint is registered: balance.low would go nowhere")
         return json_reply({"sent": "balance.low", "endpoints": len(self.webhooks.endpoints)})

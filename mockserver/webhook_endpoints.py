@@ -11,6 +11,7 @@ of :class:`EndpointError` leave them out.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -86,7 +87,11 @@ class Endpoints:
     def __init__(self, key: KeyReading, configured: Sequence[tuple[str, str]] = (), *, limits: EndpointLimits) -> None:
         self.key = key
         self.limits = limits
-        self._configured = [self._endpoint(url, secret, "", 0.0) for url, secret in configured]
+        # Configured endpoints get ids of their place and URL: the same in every worker.
+        self._configured = [
+            self._endpoint(url, secret, "", 0.0, "we_" + hashlib.sha256(f"{n}:{url}".encode()).hexdigest()[:16])
+            for n, (url, secret) in enumerate(configured)
+        ]
         self._endpoints = list(self._configured)
         if len(self._endpoints) > limits.max_endpoints:
             raise TooManyEndpoints(f"at most {limits.max_endpoints} webhook endpoints, as the console allows")
@@ -115,11 +120,17 @@ class Endpoints:
     def clear(self) -> None:
         self._endpoints = []
 
+    def replace(self, endpoints: Sequence[Endpoint]) -> None:
+        """These endpoints from now on: as another worker set them (already checked there)."""
+        self._endpoints = list(endpoints)
+
     def restore(self) -> None:
         """Back to the configured endpoints, as at start."""
         self._endpoints = list(self._configured)
 
-    def _endpoint(self, url: Any, secret: Any, description: str, now: float) -> Endpoint:
+    def _endpoint(
+        self, url: Any, secret: Any, description: str, now: float, endpoint_id: str | None = None
+    ) -> Endpoint:
         problem = url_problem(url, self.limits.url_max_length)
         if problem is not None:
             raise EndpointError(problem)
@@ -129,7 +140,7 @@ class Endpoints:
             signing_key(secret, self.key)
         except ValueError as exc:  # its message never shows the secret
             raise EndpointError(str(exc)) from None
-        return Endpoint("we_" + secrets.token_hex(8), url, secret, description, now)
+        return Endpoint(endpoint_id or "we_" + secrets.token_hex(8), url, secret, description, now)
 
     def __iter__(self) -> Iterator[Endpoint]:
         return iter(list(self._endpoints))

@@ -14,8 +14,8 @@ With no endpoint, nothing starts, and a create costs one attribute read.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
-from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from typing import Any
@@ -24,6 +24,7 @@ from mockserver.clock import Clock
 from mockserver.tasks import Task
 from mockserver.webhook_delivery import Attempt
 from mockserver.webhook_endpoints import Endpoints
+from mockserver.webhook_ledger import WebhookLedger
 from mockserver.webhook_link import Link
 from mockserver.webhook_process import HEARTBEAT, ProcessConfig
 from mockserver.webhook_wire import BALANCE, CLOCK, ENDPOINTS, REPORT, RESET, TASKS, task_record
@@ -42,21 +43,24 @@ class WebhookService:
         endpoints: Where events go.
         process: What the webhook process needs (how to deliver, how a poll answers).
         clock: The mock's clock, which events fall due on.
-        log_size: Delivery attempts kept for ``GET /__mock/webhooks``, oldest dropped first.
+        ledger: The log of attempts, the counts, and resets: this worker's, or (with a state file) every
+            worker's, who also share the endpoints set at run time through it.
     """
 
-    def __init__(self, *, endpoints: Endpoints, process: ProcessConfig, clock: Clock, log_size: int) -> None:
+    def __init__(self, *, endpoints: Endpoints, process: ProcessConfig, clock: Clock, ledger: WebhookLedger) -> None:
         self.endpoints = endpoints
         #: How deliveries are made and signed.
         self.rules = process.rules
         self.clock = clock
-        self.log: deque[Attempt] = deque(maxlen=log_size)
-        self.attempts = 0
+        self.ledger = ledger
+        self._generation = ledger.generation()
+        self._seen = ledger.version()
+        shared = ledger.endpoints()
+        if shared is not None:
+            endpoints.replace(shared)
         #: Whether any endpoint is registered: what the create route reads, and all it reads when none is.
         self.active = len(endpoints) > 0
         self._link = Link(process, self._reported, self._started)
-        self._generation = 0
-        self._counts = (0, 0, 0, 0)
         self._unsent = 0  # events the server dropped because the process could not take them in time
         self._born: list[tuple[Task, str]] = []
         self._reading: tuple[float, float] | None = None  # what the process was last told: clock, and when
@@ -81,26 +85,53 @@ class WebhookService:
         return True
 
     def endpoints_changed(self) -> None:
-        """Call after adding or removing endpoints."""
+        """Call after adding or removing endpoints (after :meth:`sync`, so that the change is made to the
+        endpoints as every worker has them)."""
+        self.ledger.set_endpoints(list(self.endpoints))
+        self._seen = self.ledger.version()
         self.active = len(self.endpoints) > 0
         self._in_loop(self._send_endpoints)
 
     def reset(self) -> None:
         """What a reset of the mock does: pending events, queued deliveries and the log forgotten, and the
-        endpoints back to those it was configured with."""
-        self._generation += 1
+        endpoints back to those it was configured with (for every worker, with a state file)."""
+        self._generation = generation = self.ledger.reset()
+        self._seen = self.ledger.version()
         self._born.clear()
-        self.clear_log()
-        self._counts, self._unsent = (0, 0, 0, 0), 0
+        self._unsent = 0
         self.endpoints.restore()
         self.active = len(self.endpoints) > 0
-        generation = self._generation
         self._in_loop(lambda: self._send((RESET, generation)) and self._send_endpoints())
+
+    def sync(self) -> None:
+        """Take what another worker changed: its endpoints, or a reset. Done each second, and before the
+        admin API reads or changes the endpoints."""
+        ledger = self.ledger
+        version = ledger.version()
+        if version == self._seen:
+            return
+        self._seen = version
+        generation = ledger.generation()
+        if generation != self._generation:
+            self._generation = generation
+            self._born.clear()
+            self._unsent = 0
+            self._in_loop(lambda: self._send((RESET, generation)))
+        shared = ledger.endpoints()
+        if shared is None:
+            self.endpoints.restore()
+        else:
+            self.endpoints.replace(shared)
+        self.active = len(self.endpoints) > 0
+        self._in_loop(self._send_endpoints)
+
+    def attempts(self, limit: int | None = None) -> list[Attempt]:
+        """The last ``limit`` delivery attempts logged (every one kept, without it), oldest first."""
+        return [Attempt(*attempt) for attempt in self.ledger.attempts(limit)]
 
     def clear_log(self) -> None:
         """Forget the attempts logged so far."""
-        self.log.clear()
-        self.attempts = 0
+        self.ledger.clear_log()
 
     def wake(self) -> None:
         """The clock may have moved: tell the webhook process now. Safe from any thread."""
@@ -108,14 +139,14 @@ class WebhookService:
 
     def status(self) -> dict[str, Any]:
         """Counts for ``GET /__mock/webhooks``."""
-        pending, dropped, queued, deliveries_dropped = self._counts
+        pending, dropped, queued, deliveries_dropped = self.ledger.counts()
         return {
             "endpoints": len(self.endpoints),
             "pending_events": pending,
             "events_dropped": dropped + self._unsent,
             "queued_deliveries": queued,
             "deliveries_dropped": deliveries_dropped,
-            "attempts_total": self.attempts,
+            "attempts_total": self.ledger.total(),
         }
 
     @asynccontextmanager
@@ -123,6 +154,9 @@ class WebhookService:
         """The app's lifespan: the webhook process runs while it does, and stops with it."""
         if self.active:  # started now, not on the first create, which should not wait for it
             self._send((ENDPOINTS, self._endpoint_list()), start=True)
+        elif self.ledger.shared:  # look for what other workers change from the start
+            self._loop = loop = asyncio.get_running_loop()
+            self._beat(loop)
         try:
             yield
         finally:
@@ -189,11 +223,14 @@ class WebhookService:
         link.send((CLOCK, now, self.clock.runs))
 
     def _beat(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Each second: if the clock is not where the process believes it is, tell it."""
-        if loop is not self._loop or not self._link.running:
+        """Each second: take what other workers changed; if the clock is not where the process believes it
+        is, tell it."""
+        if loop is not self._loop or not (self._link.running or self.ledger.shared):
             return  # the link moved to another loop, which has its own beat, or stopped
+        if self.ledger.shared:
+            self.sync()
         reading = self._reading
-        if reading is not None:
+        if reading is not None and self._link.running:
             believed = reading[0] + (time.monotonic() - reading[1] if self.clock.runs else 0.0)
             if abs(self.clock.now() - believed) > 0.001:
                 self._send_clock()
@@ -202,10 +239,9 @@ class WebhookService:
     def _reported(self, report: tuple[Any, ...]) -> None:
         if report[0] != REPORT or report[1] != self._generation:
             return  # from before a reset
-        _, _, attempts, counts = report
-        self.log.extend(Attempt(*attempt) for attempt in attempts)
-        self.attempts += len(attempts)
-        self._counts = tuple(counts)
+        _, generation, attempts, counts = report
+        self.ledger.record(generation, attempts)
+        self.ledger.set_counts(os.getpid(), counts)
 
 
 def webhook_sender(spec: ApiSpec) -> tuple[str, str]:

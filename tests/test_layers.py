@@ -27,7 +27,17 @@ MOCK_LAYERS = (
         "webhook_wire",
     ),
     ("bodies", "problems"),
-    ("journal", "state_file", "settings", "render_worker", "render_queue", "video_cache", "webhook_endpoints"),
+    (
+        "journal",
+        "state_file",
+        "settings",
+        "render_worker",
+        "render_queue",
+        "video_cache",
+        "webhook_endpoints",
+        "webhook_ledger",
+        "shared_webhooks",
+    ),
     ("contract",),
     (
         "frontdoor",

@@ -1,0 +1,77 @@
+"""The webhooks' ledger in memory: resets counted, delivery attempts logged, the process's counts kept.
+
+One worker's, when the mock keeps its state in memory; with a state file, every worker shares one
+(:class:`mockserver.shared_webhooks.SharedLedger`, same methods). The endpoints themselves are the
+worker's :class:`~mockserver.webhook_endpoints.Endpoints`: in memory, nothing else changes them, so
+``version`` never moves and ``endpoints`` is never read.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+from typing import Any
+
+from mockserver.webhook_endpoints import Endpoint
+
+
+class WebhookLedger:
+    """Attempts logged (the last ``log_size``), the generation (a reset's number), and counts."""
+
+    #: Whether other workers share it (and so change what :meth:`version` follows).
+    shared = False
+
+    def __init__(self, log_size: int) -> None:
+        self.log_size = log_size
+        self._log: deque[tuple[Any, ...]] = deque(maxlen=log_size)
+        self._total = 0
+        self._generation = 0
+        self._counts = (0, 0, 0, 0)
+
+    def version(self) -> float:
+        """Moves when another worker changed the endpoints or the generation: never, in memory."""
+        return 0.0
+
+    def generation(self) -> int:
+        return self._generation
+
+    def endpoints(self) -> list[Endpoint] | None:
+        """The endpoints another worker set; ``None``: none did."""
+        return None
+
+    def set_endpoints(self, endpoints: Sequence[Endpoint]) -> None:
+        """The endpoints changed here (nothing to tell, in memory)."""
+
+    def reset(self) -> int:
+        """Forget the log and the counts; the new generation."""
+        self._generation += 1
+        self.clear_log()
+        self._counts = (0, 0, 0, 0)
+        return self._generation
+
+    def record(self, generation: int, attempts: Sequence[tuple[Any, ...]]) -> None:
+        """Log ``attempts``, unless they are of a generation a reset has ended."""
+        if generation == self._generation:
+            self._log.extend(attempts)
+            self._total += len(attempts)
+
+    def attempts(self, limit: int | None = None) -> list[tuple[Any, ...]]:
+        """The last ``limit`` attempts (every one kept, without it), oldest first."""
+        log = list(self._log)
+        return log if limit is None else (log[-limit:] if limit else [])
+
+    def clear_log(self) -> None:
+        self._log.clear()
+        self._total = 0
+
+    def total(self) -> int:
+        """Attempts logged since the log was last emptied."""
+        return self._total
+
+    def set_counts(self, worker: int, counts: Sequence[int]) -> None:
+        """What the webhook process last reported: events pending and dropped, deliveries queued and dropped."""
+        pending, dropped, queued, deliveries_dropped = counts
+        self._counts = (pending, dropped, queued, deliveries_dropped)
+
+    def counts(self) -> tuple[int, int, int, int]:
+        return self._counts
