@@ -101,6 +101,8 @@ class AdminApi:
 
     async def reset(self, call: Call) -> Reply:
         self.forget()
+        if self.webhooks is not None:
+            await self.webhooks.settled()  # nothing from before the reset is sent after the answer
         return json_reply({"reset": True, **self._clock_body()})
 
     def forget(self) -> None:

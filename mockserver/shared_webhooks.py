@@ -45,8 +45,14 @@ class SharedLedger(WebhookLedger):
         self.state = state
         for statement in _SCHEMA:
             state.execute(statement)
-        with contextlib.suppress(OSError):  # not ours to change: then it keeps the mode it has
-            os.chmod(state.path, 0o600)
+        # SQLite makes its -wal and -shm files with the database's mode; those already there are changed too.
+        for path in (
+            state.path,
+            state.path.with_name(state.path.name + "-wal"),
+            state.path.with_name(state.path.name + "-shm"),
+        ):
+            with contextlib.suppress(OSError):  # none yet, or not ours to change: then it keeps the mode it has
+                os.chmod(path, 0o600)
 
     def version(self) -> float:
         """Moves whenever the endpoints or the generation change."""
@@ -62,49 +68,60 @@ class SharedLedger(WebhookLedger):
         rows = self.state.execute("SELECT id, url, secret, description, created_at FROM webhook_endpoints ORDER BY seq")
         return [Endpoint(str(i), str(u), str(s), str(d), float(c)) for i, u, s, d, c in rows]
 
-    def set_endpoints(self, endpoints: Sequence[Endpoint]) -> None:
-        """Every worker's endpoints are these from now on."""
+    def set_endpoints(self, endpoints: Sequence[Endpoint]) -> float:
+        """Every worker's endpoints are these from now on; the version that follows."""
 
-        def work(db: sqlite3.Connection) -> None:
+        def work(db: sqlite3.Connection) -> float:
             db.execute("DELETE FROM webhook_endpoints")
             db.executemany(
                 "INSERT INTO webhook_endpoints (id, url, secret, description, created_at) VALUES (?, ?, ?, ?, ?)",
                 [(e.id, e.url, e.secret, e.description, e.created_at) for e in endpoints],
             )
             _set(db, CHANGED, 1)
-            _bump(db, VERSION)
+            return _bump(db, VERSION)
 
-        self.state.transaction(work)
+        return self.state.transaction(work)
 
-    def reset(self) -> int:
+    def reset(self) -> tuple[int, float]:
         """A reset, for every worker: the configured endpoints again, the log and the counts emptied. Returns
-        the new generation."""
+        the new generation, and the version that follows."""
 
-        def work(db: sqlite3.Connection) -> int:
+        def work(db: sqlite3.Connection) -> tuple[int, float]:
             for table in ("webhook_endpoints", "webhook_attempts", "webhook_counts"):
                 db.execute(f"DELETE FROM {table}")
             _set(db, CHANGED, 0)
             _set(db, TOTAL, 0)
-            _bump(db, VERSION)
-            return _bump(db, GENERATION)
+            version = _bump(db, VERSION)
+            return _bump(db, GENERATION), version
 
         return self.state.transaction(work)
 
-    def record(self, generation: int, attempts: Sequence[tuple[Any, ...]]) -> None:
-        """Log ``attempts`` of ``generation``; none, if a reset has come since (they belong to what it forgot)."""
+    def report(self, generation: int, worker: int, attempts: Sequence[tuple[Any, ...]], counts: Sequence[int]) -> None:
+        """What ``worker``'s webhook process reported, in one transaction: ``attempts`` to log, and its counts;
+        nothing, if a reset has come since (they belong to what it forgot)."""
 
         def work(db: sqlite3.Connection) -> None:
             if _get(db, GENERATION) != generation:
                 return
-            db.executemany("INSERT INTO webhook_attempts (attempt) VALUES (?)", [(json.dumps(a),) for a in attempts])
+            if attempts:
+                rows = [(json.dumps(a),) for a in attempts]
+                db.executemany("INSERT INTO webhook_attempts (attempt) VALUES (?)", rows)
+                db.execute(
+                    "DELETE FROM webhook_attempts WHERE seq <= (SELECT MAX(seq) FROM webhook_attempts) - ?",
+                    (self.log_size,),
+                )
+                _bump(db, TOTAL, len(attempts))
             db.execute(
-                "DELETE FROM webhook_attempts WHERE seq <= (SELECT MAX(seq) FROM webhook_attempts) - ?",
-                (self.log_size,),
+                "INSERT OR REPLACE INTO webhook_counts (worker, pending, events_dropped, queued, deliveries_dropped)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (worker, *counts),
             )
-            _bump(db, TOTAL, len(attempts))
 
-        if attempts:
-            self.state.transaction(work)
+        self.state.transaction(work)
+
+    def leave(self, worker: int) -> None:
+        """``worker`` stops: its counts no longer count."""
+        self.state.write("DELETE FROM webhook_counts WHERE worker = ?", (worker,))
 
     def attempts(self, limit: int | None = None) -> list[tuple[Any, ...]]:
         """The last ``limit`` attempts logged (every one kept, without it), oldest first."""
@@ -126,15 +143,6 @@ class SharedLedger(WebhookLedger):
     def total(self) -> int:
         """Attempts logged since the log was last emptied (more than it keeps, after a while)."""
         return int(self.state.meta(TOTAL))
-
-    def set_counts(self, worker: int, counts: Sequence[int]) -> None:
-        """What ``worker``'s webhook process last reported: events pending and dropped, deliveries queued
-        and dropped."""
-        self.state.write(
-            "INSERT OR REPLACE INTO webhook_counts (worker, pending, events_dropped, queued, deliveries_dropped)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (worker, *counts),
-        )
 
     def counts(self) -> tuple[int, int, int, int]:
         """Every worker's counts, added up."""

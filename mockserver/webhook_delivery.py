@@ -145,6 +145,11 @@ class Courier:
         return True
 
     @property
+    def room(self) -> int:
+        """How many more deliveries the queue takes now."""
+        return 0 if self._queue is None else QUEUED_DELIVERIES - self._queue.qsize()
+
+    @property
     def waiting(self) -> int:
         """Deliveries queued, not yet taken by a worker."""
         return 0 if self._queue is None else self._queue.qsize()

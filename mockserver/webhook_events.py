@@ -67,10 +67,11 @@ class Schedule:
         heapq.heappush(self._heap, Scheduled(due, next(self._order), event_type, subject))
         return True
 
-    def pop_due(self, now: float) -> list[Scheduled]:
-        """Every event due at ``now`` or before, earliest first, taken off the schedule."""
-        heap, found = self._heap, []
-        while heap and heap[0].due <= now:
+    def pop_due(self, now: float, limit: int | None = None) -> list[Scheduled]:
+        """The events due at ``now`` or before (at most ``limit`` of them), earliest first, taken off the
+        schedule."""
+        heap, found = self._heap, list[Scheduled]()
+        while heap and heap[0].due <= now and (limit is None or len(found) < limit):
             found.append(heapq.heappop(heap))
         return found
 

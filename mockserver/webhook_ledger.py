@@ -39,21 +39,29 @@ class WebhookLedger:
         """The endpoints another worker set; ``None``: none did."""
         return None
 
-    def set_endpoints(self, endpoints: Sequence[Endpoint]) -> None:
-        """The endpoints changed here (nothing to tell, in memory)."""
+    def set_endpoints(self, endpoints: Sequence[Endpoint]) -> float:
+        """The endpoints changed here (nothing to tell, in memory); the version that follows."""
+        return self.version()
 
-    def reset(self) -> int:
-        """Forget the log and the counts; the new generation."""
+    def reset(self) -> tuple[int, float]:
+        """Forget the log and the counts; the new generation, and the version that follows."""
         self._generation += 1
         self.clear_log()
         self._counts = (0, 0, 0, 0)
-        return self._generation
+        return self._generation, self.version()
 
-    def record(self, generation: int, attempts: Sequence[tuple[Any, ...]]) -> None:
-        """Log ``attempts``, unless they are of a generation a reset has ended."""
+    def report(self, generation: int, worker: int, attempts: Sequence[tuple[Any, ...]], counts: Sequence[int]) -> None:
+        """What ``worker``'s webhook process reported: ``attempts`` to log, and its counts (events pending
+        and dropped, deliveries queued and dropped); nothing, if a reset has ended ``generation``."""
         if generation == self._generation:
             self._log.extend(attempts)
             self._total += len(attempts)
+            pending, dropped, queued, deliveries_dropped = counts
+            self._counts = (pending, dropped, queued, deliveries_dropped)
+
+    def leave(self, worker: int) -> None:
+        """``worker`` stops: its counts no longer count."""
+        self._counts = (0, 0, 0, 0)
 
     def attempts(self, limit: int | None = None) -> list[tuple[Any, ...]]:
         """The last ``limit`` attempts (every one kept, without it), oldest first."""
@@ -67,11 +75,6 @@ class WebhookLedger:
     def total(self) -> int:
         """Attempts logged since the log was last emptied."""
         return self._total
-
-    def set_counts(self, worker: int, counts: Sequence[int]) -> None:
-        """What the webhook process last reported: events pending and dropped, deliveries queued and dropped."""
-        pending, dropped, queued, deliveries_dropped = counts
-        self._counts = (pending, dropped, queued, deliveries_dropped)
 
     def counts(self) -> tuple[int, int, int, int]:
         return self._counts

@@ -5,7 +5,8 @@ socket cannot take at once waits in a backlog of at most ``BACKLOG`` bytes, sent
 and a message beyond that is refused (its sender counts what was dropped). Reports come back through
 a reader on the server's event loop. The process starts with the first message (``spawn``: nothing of
 the server is inherited), starts again if it dies (what it had pending is lost, and a warning says
-so), and ends when the link is closed, or with the server.
+so; not twice within ``RESTART_AFTER``), and ends when the link is closed, or with the server. A
+thread waits for an ended process, so that the event loop never does.
 """
 
 from __future__ import annotations
@@ -13,8 +14,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import multiprocessing
 import socket
+import threading
+import time
 import weakref
 from collections.abc import Callable
 from multiprocessing.process import BaseProcess
@@ -27,6 +31,10 @@ log = logging.getLogger("mockserver")
 
 # About 15,000 tasks' worth: enough for a burst while the process is starved of the CPU, and bounded.
 BACKLOG = 2 * 1024 * 1024
+# A process that died is started again no sooner than this many seconds after.
+RESTART_AFTER = 1.0
+# How long a process that was asked to end (its socket closed) may take, at its low priority, before it is killed.
+REAP_SECONDS = 10.0
 _READ = 256 * 1024
 
 
@@ -55,6 +63,7 @@ class Link:
         self._backlog = bytearray()
         self._frames = FrameReader()
         self._finalizer: weakref.finalize[Any, Any] | None = None
+        self._died = -math.inf
 
     @property
     def running(self) -> bool:
@@ -66,21 +75,26 @@ class Link:
         process = self._process
         return None if process is None else process.pid
 
-    def send(self, message: tuple[Any, ...], start: bool = True) -> bool:
-        """Send ``message`` without waiting; ``False`` if it was dropped (the backlog is full). Call on the
-        running event loop. Starts the process first if it is not running, unless ``start`` is false:
-        then a message to no process is not sent (what it says is sent by ``on_start`` anyway)."""
+    def send(self, message: tuple[Any, ...], start: bool = True, bounded: bool = True) -> bool:
+        """Send ``message`` without waiting; ``False`` if it was dropped. Call on the running event loop.
+
+        Starts the process first if it is not running, unless ``start`` is false: then a message to no
+        process is not sent (what it says is sent by ``on_start`` anyway). A ``bounded`` message (events)
+        is dropped when the backlog is full; another (a few bytes that say how things stand: the clock,
+        the endpoints, a reset) goes past the bound, since losing it would leave the process wrong.
+        """
         sock = self._sock
         if sock is None and not start:
             return True
         if sock is None or self._loop is not asyncio.get_running_loop():
-            self._open(asyncio.get_running_loop())
+            if not self._open(asyncio.get_running_loop()):
+                return False
             sock = self._sock
             assert sock is not None
         data = frame(message)
         backlog = self._backlog
         if backlog:
-            if len(backlog) + len(data) > BACKLOG:
+            if bounded and len(backlog) + len(data) > BACKLOG:
                 return False
             backlog += data
             return True
@@ -105,20 +119,30 @@ class Link:
         if self._finalizer is not None:
             self._finalizer.detach()
             self._finalizer = None
-        _end(sock, process)
+        if sock is not None:
+            sock.close()  # which ends the process
+        if process is not None:  # reaped away from the event loop, which must not wait for it
+            threading.Thread(target=_reap, args=(process,), name="spark-mock-webhooks-reaper", daemon=True).start()
 
-    def _open(self, loop: asyncio.AbstractEventLoop) -> None:
+    def _open(self, loop: asyncio.AbstractEventLoop) -> bool:
         if self._sock is not None and self._process is not None and self._process.is_alive():
             self._unwatch()  # another loop now: the reader moves to it
             self._loop = loop
             self._watch(writing=bool(self._backlog))
-            return
+            return True
         self.close()
+        if time.monotonic() - self._died < RESTART_AFTER:
+            return False  # one that dies at once is not started again and again
         ours, theirs = socket.socketpair()
-        context = multiprocessing.get_context("spawn")
-        process = context.Process(target=serve, args=(theirs, self.config), name="spark-mock-webhooks", daemon=True)
-        process.start()
-        theirs.close()
+        try:
+            context = multiprocessing.get_context("spawn")
+            process = context.Process(target=serve, args=(theirs, self.config), name="spark-mock-webhooks", daemon=True)
+            process.start()
+        except BaseException:
+            ours.close()
+            raise
+        finally:
+            theirs.close()
         ours.setblocking(False)
         self._sock, self._process, self._loop = ours, process, loop
         self._frames = FrameReader()
@@ -126,6 +150,7 @@ class Link:
         self._finalizer = weakref.finalize(self, _end, ours, process)
         self._watch(writing=False)
         self.on_start()
+        return True
 
     def _watch(self, writing: bool) -> None:
         loop, sock = self._loop, self._sock
@@ -183,16 +208,20 @@ class Link:
         if self._sock is None:
             return
         log.warning("webhooks: the webhook process ended; the events it had pending are lost (it starts again)")
+        self._died = time.monotonic()
         with contextlib.suppress(OSError):
             self.close()
 
 
-def _end(sock: socket.socket | None, process: BaseProcess | None) -> None:
-    """Close the server's end, which ends the process; kill it if it does not end."""
-    if sock is not None:
-        sock.close()
-    if process is not None:
-        process.join(timeout=2)
-        if process.is_alive():
-            process.kill()
-            process.join(timeout=5)
+def _end(sock: socket.socket, process: BaseProcess) -> None:
+    """What a link dropped without :meth:`Link.close` does: close its end, which ends the process."""
+    sock.close()
+    _reap(process)
+
+
+def _reap(process: BaseProcess) -> None:
+    """Wait for the process to end (it does once its socket is closed); kill it if it does not."""
+    process.join(timeout=REAP_SECONDS)
+    if process.is_alive():
+        process.kill()
+        process.join(timeout=5)

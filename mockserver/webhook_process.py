@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import math
 import os
 import socket
@@ -47,6 +48,8 @@ from mockserver.webhook_wire import (
     task_from_record,
 )
 
+log = logging.getLogger("mockserver")
+
 # The lowest priority: under load the server has the core, and deliveries wait for a quiet moment.
 NICENESS = 19
 # The longest the scheduler sleeps without reading the clock.
@@ -54,6 +57,9 @@ HEARTBEAT = 1.0
 PENDING_EVENTS = 10_000
 # Reports the server has not read yet, in bytes: beyond this, attempts go unreported rather than pile up.
 UNREAD_REPORTS = 4 * 1024 * 1024
+# Attempts are reported together, at most this often: the server's loop reads (and records) each report.
+REPORT_EVERY = 0.05
+QUEUE_FULL_PAUSE = 0.05
 
 
 class ProcessConfig(NamedTuple):
@@ -105,6 +111,7 @@ class Dispatcher:
         self.wakeup.set()
 
     def reset(self, generation: int) -> None:
+        """Forget what is pending: a new generation starts."""
         self.schedule.clear()
         self.courier.forget(generation)
 
@@ -118,11 +125,19 @@ class Dispatcher:
         wakeup = self.wakeup
         while True:
             now = self.clock.now()
-            for item in self.schedule.pop_due(now):
-                self._fire(item)
+            # No more events than the courier's queue takes: the rest wait in the schedule (bounded too)
+            # rather than be dropped when many fall due at once (a clock advance, the end of a load).
+            limit = self.courier.room // len(self.endpoints) if self.endpoints else None
+            for item in self.schedule.pop_due(now, limit):
+                try:
+                    self._fire(item)
+                except Exception:  # one event that cannot be sent must not end the process and all it holds
+                    log.exception("webhooks: the %s event could not be sent", item.type)
             wakeup.clear()
             due = self.schedule.next_due
             delay = HEARTBEAT if due is None else min(HEARTBEAT, max(0.0, due - now))
+            if due is not None and due <= now:
+                delay = QUEUE_FULL_PAUSE  # due, but the queue is full: look again once it has drained a bit
             with suppress(TimeoutError):
                 async with asyncio.timeout(delay):
                     await wakeup.wait()
@@ -199,23 +214,25 @@ class Relay:
                 dispatcher.endpoints = [Endpoint(id_, url, secret) for id_, url, secret in message[1]]
             elif kind == BALANCE:
                 dispatcher.balance_low(message[1])
-            elif kind == RESET:
+            elif kind == RESET and message[1] != self.courier.generation:
+                # (the generation it has already: nothing to forget; the server says it again when it is
+                # not sure the process heard it)
                 dispatcher.reset(message[1])
                 self._attempts.clear()
                 self._report()
 
     def _attempted(self, attempt: Attempt) -> None:
         if not self._attempts:
-            asyncio.get_running_loop().call_soon(self._report)
+            asyncio.get_running_loop().call_later(REPORT_EVERY, self._report)
         self._attempts.append(attempt)
 
     def _report(self) -> None:
         attempts, self._attempts = self._attempts, []
         counts = self.dispatcher.counts
-        self._reported = counts
         writer = self._writer
         if writer is not None and not writer.is_closing() and writer.transport.get_write_buffer_size() < UNREAD_REPORTS:
             writer.write(frame((REPORT, self.courier.generation, [tuple(a) for a in attempts], counts)))
+            self._reported = counts
 
     async def _report_counts(self) -> None:
         """Counts change without an attempt too (events fall due, deliveries are queued): sent when they do."""

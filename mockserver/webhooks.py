@@ -21,9 +21,10 @@ from contextlib import asynccontextmanager, suppress
 from typing import Any
 
 from mockserver.clock import Clock
-from mockserver.tasks import Task
+from mockserver.tasks import Task, timeline
 from mockserver.webhook_delivery import Attempt
 from mockserver.webhook_endpoints import Endpoints
+from mockserver.webhook_events import task_events
 from mockserver.webhook_ledger import WebhookLedger
 from mockserver.webhook_link import Link
 from mockserver.webhook_process import HEARTBEAT, ProcessConfig
@@ -60,19 +61,31 @@ class WebhookService:
             endpoints.replace(shared)
         #: Whether any endpoint is registered: what the create route reads, and all it reads when none is.
         self.active = len(endpoints) > 0
-        self._link = Link(process, self._reported, self._started)
+        self._link = Link(process, self._reported, self._tell_all)
         self._unsent = 0  # events the server dropped because the process could not take them in time
         self._born: list[tuple[Task, str]] = []
+        self._batch: asyncio.TimerHandle | None = None
+        self._batch_loop: asyncio.AbstractEventLoop | None = None
         self._reading: tuple[float, float] | None = None  # what the process was last told: clock, and when
         self._heartbeat: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._stale = False  # a message that says how things stand may not have reached the process
+        self._heard = -1  # the generation of the process's last report
 
     def task_created(self, task: Task, base_url: str) -> None:
         """Schedule the events of a task just created; ``base_url``: where its client reached the mock.
         Call on the event loop that serves the mock."""
         born = self._born
+        loop = asyncio.get_running_loop()
+        if loop is not self._batch_loop:
+            # A loop it has not batched on may close before a timer fires (a TestClient without `with` runs
+            # each request on a loop of its own): this task goes now, with any the last loop left behind.
+            self._batch_loop = loop
+            born.append((task, base_url))
+            self._send_born()
+            return
         if not born:
-            asyncio.get_running_loop().call_later(BATCH_SECONDS, self._send_born)
+            self._batch = loop.call_later(BATCH_SECONDS, self._send_born)
         born.append((task, base_url))
 
     def balance_low(self, balance: float | None = None) -> bool:
@@ -81,27 +94,32 @@ class WebhookService:
             return False
         shown = round(BALANCE_THRESHOLD / 2 if balance is None else float(balance), 2)
         data = {"balance": shown, "threshold": BALANCE_THRESHOLD, "currency": "USD"}
-        self._in_loop(lambda: self._send((BALANCE, data), events=1, start=True))
+        self._in_loop(lambda: self._send_event((BALANCE, data), 1))
         return True
 
     def endpoints_changed(self) -> None:
         """Call after adding or removing endpoints (after :meth:`sync`, so that the change is made to the
         endpoints as every worker has them)."""
-        self.ledger.set_endpoints(list(self.endpoints))
-        self._seen = self.ledger.version()
+        self._seen = self.ledger.set_endpoints(list(self.endpoints))
         self.active = len(self.endpoints) > 0
         self._in_loop(self._send_endpoints)
 
     def reset(self) -> None:
         """What a reset of the mock does: pending events, queued deliveries and the log forgotten, and the
         endpoints back to those it was configured with (for every worker, with a state file)."""
-        self._generation = generation = self.ledger.reset()
-        self._seen = self.ledger.version()
+        generation, self._seen = self.ledger.reset()
+        self._new_generation(generation)
         self._born.clear()
-        self._unsent = 0
         self.endpoints.restore()
         self.active = len(self.endpoints) > 0
         self._in_loop(lambda: self._send((RESET, generation)) and self._send_endpoints())
+
+    async def settled(self, timeout: float = 2.0) -> None:
+        """Wait (``timeout`` seconds at most) until the webhook process has heard of the last reset: then
+        nothing queued before it is still sent (a delivery already on its way still arrives)."""
+        deadline = time.monotonic() + timeout
+        while self._link.running and self._heard != self._generation and time.monotonic() < deadline:
+            await asyncio.sleep(0.005)  # a report comes as soon as the process reads the reset
 
     def sync(self) -> None:
         """Take what another worker changed: its endpoints, or a reset. Done each second, and before the
@@ -112,10 +130,8 @@ class WebhookService:
             return
         self._seen = version
         generation = ledger.generation()
-        if generation != self._generation:
-            self._generation = generation
-            self._born.clear()
-            self._unsent = 0
+        if generation != self._generation:  # a reset through another worker
+            self._new_generation(generation)
             self._in_loop(lambda: self._send((RESET, generation)))
         shared = ledger.endpoints()
         if shared is None:
@@ -164,11 +180,14 @@ class WebhookService:
 
     def stop(self) -> None:
         """Stop the webhook process; what it had pending is forgotten."""
-        if self._heartbeat is not None:
-            self._heartbeat.cancel()
-            self._heartbeat = None
+        for handle in (self._heartbeat, self._batch):
+            if handle is not None:
+                handle.cancel()
+        self._heartbeat = self._batch = None
+        self._born.clear()
         self._link.close()
         self._reading = None
+        self.ledger.leave(os.getpid())
 
     def _in_loop(self, work: Any) -> None:
         """Run ``work`` on the serving loop: now, when called there; soon, from another thread."""
@@ -180,26 +199,40 @@ class WebhookService:
         if running is not None and (loop is None or loop is running or loop.is_closed()):
             if self.active or self._link.running:
                 work()
-        elif loop is not None and not loop.is_closed():
+            return
+        if loop is not None and not loop.is_closed():
             with suppress(RuntimeError):  # the loop closed in between
                 loop.call_soon_threadsafe(lambda: self._in_loop(work))
+                return
+        self._stale = True  # no loop to do it on: the next message to the process brings it up to date
 
-    def _send(self, message: tuple[Any, ...], events: int = 0, start: bool = False) -> bool:
-        """Send to the webhook process; started first only for a message with ``start`` (events to send)."""
+    def _send(self, message: tuple[Any, ...], start: bool = False, bounded: bool = False) -> bool:
+        """Send to the webhook process; started first only for a message with ``start`` (events to send).
+        Only a ``bounded`` message (events) may be dropped: see :meth:`Link.send`."""
         loop = asyncio.get_running_loop()
         moved, self._loop = self._loop is not loop, loop
-        sent = self._link.send(message, start=start)
-        if moved:
+        link = self._link
+        if self._stale and link.running:
+            self._stale = False
+            self._tell_all()
+        sent = link.send(message, start=start, bounded=bounded)
+        if not sent and not bounded:
+            self._stale = True  # the process could not be started: it hears everything when it is
+        if moved or self._heartbeat is None:
             self._beat(loop)
-        if not sent:
-            self._unsent += events
         return sent
+
+    def _send_event(self, message: tuple[Any, ...], events: int) -> None:
+        if not self._send(message, start=True, bounded=True):
+            self._unsent += events
 
     def _send_born(self) -> None:
         born, self._born = self._born, []
+        self._batch = None
         if born and self.active:
             records = [(task_record(task), base_url) for task, base_url in born]
-            self._send((TASKS, records), events=2 * len(records), start=True)
+            if not self._send((TASKS, records), start=True, bounded=True):
+                self._unsent += sum(len(task_events(task, timeline(task))) for task, _ in born)
 
     def _send_endpoints(self) -> bool:
         return self._send((ENDPOINTS, self._endpoint_list()))
@@ -209,24 +242,32 @@ class WebhookService:
 
     def _send_clock(self) -> bool:
         now = self.clock.now()
-        self._reading = (now, time.monotonic())
-        return self._send((CLOCK, now, self.clock.runs))
+        sent = self._send((CLOCK, now, self.clock.runs))
+        self._reading = (now, time.monotonic()) if sent else None
+        return sent
 
-    def _started(self) -> None:
-        """The process has just started: it learns the generation, the endpoints and the clock first."""
-        self._reading = None
+    def _tell_all(self) -> None:
+        """The process has just started, or may have missed something: it hears the generation (which it
+        ignores when it has it already), the endpoints and the clock, before anything else."""
         link = self._link
-        link.send((RESET, self._generation))
-        link.send((ENDPOINTS, self._endpoint_list()))
+        link.send((RESET, self._generation), bounded=False)
+        link.send((ENDPOINTS, self._endpoint_list()), bounded=False)
         now = self.clock.now()
+        link.send((CLOCK, now, self.clock.runs), bounded=False)
         self._reading = (now, time.monotonic())
-        link.send((CLOCK, now, self.clock.runs))
+
+    def _new_generation(self, generation: int) -> None:
+        self._generation = generation
+        self._unsent = 0
 
     def _beat(self, loop: asyncio.AbstractEventLoop) -> None:
         """Each second: take what other workers changed; if the clock is not where the process believes it
         is, tell it."""
-        if loop is not self._loop or not (self._link.running or self.ledger.shared):
-            return  # the link moved to another loop, which has its own beat, or stopped
+        if loop is not self._loop:
+            return  # the link moved to another loop, where a beat of its own runs
+        if not (self._link.running or self.ledger.shared):
+            self._heartbeat = None  # started again with the next message to a process
+            return
         if self.ledger.shared:
             self.sync()
         reading = self._reading
@@ -240,8 +281,8 @@ class WebhookService:
         if report[0] != REPORT or report[1] != self._generation:
             return  # from before a reset
         _, generation, attempts, counts = report
-        self.ledger.record(generation, attempts)
-        self.ledger.set_counts(os.getpid(), counts)
+        self._heard = generation
+        self.ledger.report(generation, os.getpid(), attempts, counts)
 
 
 def webhook_sender(spec: ApiSpec) -> tuple[str, str]:

@@ -16,14 +16,15 @@ from typing import Any
 
 import httpx
 import pytest
+from starlette.testclient import TestClient
 
 from mockserver import Settings, WebhookReceiver, create_app
 from mockserver.clock import FollowedClock
 from mockserver.launcher import free_port
 from mockserver.presenter import Presenter
 from mockserver.tasks import Failure, Phase, Task
-from mockserver.webhook_delivery import DeliveryRules
-from mockserver.webhook_link import BACKLOG, Link
+from mockserver.webhook_delivery import QUEUED_DELIVERIES, DeliveryRules
+from mockserver.webhook_link import BACKLOG, RESTART_AFTER, Link
 from mockserver.webhook_process import ProcessConfig
 from mockserver.webhook_wire import CLOCK, TASKS, FrameReader, WireError, frame, task_from_record, task_record
 from mockserver.webhooks import WebhookService
@@ -73,7 +74,7 @@ def test_the_server_never_waits_for_a_stopped_webhook_process_which_then_catches
 
 
 @pytest.mark.socket
-def test_a_webhook_process_that_dies_starts_again_with_the_next_create(caplog: pytest.LogCaptureFixture) -> None:
+def test_a_webhook_process_that_dies_starts_again_a_second_later(caplog: pytest.LogCaptureFixture) -> None:
     with WebhookReceiver(SECRET) as receiver, served(receiver.url) as (client, webhooks):
         first = create(client)
         receiver.wait_for("task.created", first)
@@ -84,10 +85,41 @@ def test_a_webhook_process_that_dies_starts_again_with_the_next_create(caplog: p
             while webhooks._link.pid == pid:  # the server sees its end of the socket close
                 assert time.monotonic() < deadline
                 time.sleep(0.01)
+            lost = create(client)  # at once: not started again yet (one that dies at once would loop)
+            time.sleep(RESTART_AFTER + 0.2)
             second = create(client)
             assert receiver.wait_for("task.created", second).verified
         assert process_of(webhooks) != pid
         assert "the webhook process ended; the events it had pending are lost" in caplog.text
+        assert receiver.deliveries("task.created", lost) == []
+        assert client.get("/__mock/webhooks").json()["events_dropped"] == 2  # the lost task's two, counted
+
+
+@pytest.mark.socket
+def test_when_more_events_fall_due_than_deliveries_can_wait_none_is_dropped() -> None:
+    with WebhookReceiver(SECRET) as receiver, served(receiver.url) as (client, _):
+        ids = {create(client) for _ in range(QUEUED_DELIVERIES + 200)}
+        client.post("/__mock/clock/advance", json={"seconds": 3600})  # every task.succeeded due at once
+        deadline = time.monotonic() + 60
+        while len(receiver.deliveries("task.succeeded")) < len(ids) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert {d.task_id for d in receiver.deliveries("task.succeeded")} == ids
+        log = client.get("/__mock/webhooks?limit=0").json()
+        assert (log["events_dropped"], log["deliveries_dropped"]) == (0, 0)
+
+
+def test_an_app_served_without_its_lifespan_still_sends_its_webhooks() -> None:
+    with WebhookReceiver(SECRET) as receiver:
+        app = create_app(Settings(webhook_urls=(receiver.url,), webhook_secret=SECRET))
+        client = TestClient(app)  # no `with`: each request on an event loop of its own, closed after it
+        ids = []
+        for _ in range(3):
+            answer = client.post(CREATE_PATH, json=VALID_BODY, headers=AUTH)
+            assert answer.status_code == 202
+            ids.append(answer.json()["task_info"]["id"])
+        for task_id in ids:
+            assert receiver.wait_for("task.created", task_id).verified
+        app.state.webhooks.stop()
 
 
 def test_what_the_server_sends_is_bounded_and_sending_never_blocks() -> None:
@@ -99,7 +131,7 @@ def test_what_the_server_sends_is_bounded_and_sending_never_blocks() -> None:
     )
     reports: list[tuple[Any, ...]] = []
 
-    async def flood() -> tuple[int, int, float]:
+    async def flood() -> tuple[int, int, float, bool]:
         link = Link(config, reports.append, lambda: None)
         big = (TASKS, [(task_record(Task(f"{n}" + "t" * 1000, 1.0, 1.0, 1.0)), "http://a") for n in range(60)])
         assert link.send((CLOCK, 0.0, False))
@@ -113,15 +145,17 @@ def test_what_the_server_sends_is_bounded_and_sending_never_blocks() -> None:
                 else:
                     refused += 1
             took = time.monotonic() - started
+            told = link.send((CLOCK, 1.0, False), bounded=False)  # how things stand: past the bound
         finally:
             os.kill(link.pid, signal.SIGCONT)
             link.close()
-        return sent, refused, took
+        return sent, refused, took, told
 
-    sent, refused, took = asyncio.run(flood())
+    sent, refused, took, told = asyncio.run(flood())
     size = 60 * 1000  # a message, at least
     assert refused > 0 and sent * size < BACKLOG + 8 * 2**20  # the backlog, and what the socket holds
     assert took < 2  # each send returned at once: no wait for the stopped process
+    assert told
 
 
 def test_messages_cross_in_pieces_of_any_size() -> None:
