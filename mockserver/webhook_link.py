@@ -3,8 +3,8 @@
 The server never waits on the process. Its messages go out through a non-blocking socket; what the
 socket cannot take at once waits in a backlog of at most ``BACKLOG`` bytes, sent as the socket drains,
 and a message beyond that is refused (its sender counts what was dropped). Reports come back through
-a reader on the server's event loop. The process starts with the first message (``spawn``: nothing of
-the server is inherited), starts again if it dies (what it had pending is lost, and a warning says
+a reader on the server's event loop. The process starts with the first message (a fresh interpreter:
+nothing of the server is inherited), starts again if it dies (what it had pending is lost, and a warning says
 so; not twice within ``RESTART_AFTER``), and ends when the link is closed, or with the server. A
 thread waits for an ended process, so that the event loop never does.
 """
@@ -15,17 +15,19 @@ import asyncio
 import contextlib
 import logging
 import math
-import multiprocessing
+import pickle
 import socket
+import subprocess
+import sys
 import threading
 import time
 import weakref
 from collections.abc import Callable
-from multiprocessing.process import BaseProcess
+from pathlib import Path
 from typing import Any
 
-from mockserver.webhook_process import ProcessConfig, serve
-from mockserver.webhook_wire import FrameReader, WireError, frame
+from mockserver.webhook_process import ProcessConfig
+from mockserver.webhook_wire import CONFIG, FrameReader, WireError, frame
 
 log = logging.getLogger("mockserver")
 
@@ -36,6 +38,11 @@ RESTART_AFTER = 1.0
 # How long a process that was asked to end (its socket closed) may take, at its low priority, before it is killed.
 REAP_SECONDS = 10.0
 _READ = 256 * 1024
+# Where this package is found, for the process to find it too (the server's sys.path may have been added to).
+_HOME = str(Path(__file__).resolve().parent.parent)
+_BOOT = (
+    "import sys; sys.path.insert(0, sys.argv[2]); from mockserver.webhook_process import main; main(int(sys.argv[1]))"
+)
 
 
 class Link:
@@ -57,7 +64,7 @@ class Link:
         self.config = config
         self.on_report = on_report
         self.on_start = on_start
-        self._process: BaseProcess | None = None
+        self._process: subprocess.Popen[bytes] | None = None
         self._sock: socket.socket | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._backlog = bytearray()
@@ -68,6 +75,11 @@ class Link:
     @property
     def running(self) -> bool:
         return self._sock is not None
+
+    @property
+    def full(self) -> bool:
+        """Whether the backlog is full: an event sent now would be dropped (asked before it is encoded)."""
+        return len(self._backlog) >= BACKLOG
 
     @property
     def pid(self) -> int | None:
@@ -119,13 +131,11 @@ class Link:
         if self._finalizer is not None:
             self._finalizer.detach()
             self._finalizer = None
-        if sock is not None:
-            sock.close()  # which ends the process
-        if process is not None:  # reaped away from the event loop, which must not wait for it
-            threading.Thread(target=_reap, args=(process,), name="spark-mock-webhooks-reaper", daemon=True).start()
+        if sock is not None and process is not None:
+            _end(sock, process)  # reaped away from the event loop, which must not wait for it
 
     def _open(self, loop: asyncio.AbstractEventLoop) -> bool:
-        if self._sock is not None and self._process is not None and self._process.is_alive():
+        if self._sock is not None and self._process is not None and self._process.poll() is None:
             self._unwatch()  # another loop now: the reader moves to it
             self._loop = loop
             self._watch(writing=bool(self._backlog))
@@ -135,14 +145,20 @@ class Link:
             return False  # one that dies at once is not started again and again
         ours, theirs = socket.socketpair()
         try:
-            context = multiprocessing.get_context("spawn")
-            process = context.Process(target=serve, args=(theirs, self.config), name="spark-mock-webhooks", daemon=True)
-            process.start()
+            # Its own interpreter, started afresh (not multiprocessing's spawn, which runs the server's main
+            # module again: a script that starts a server at its top would start a second one there).
+            process = subprocess.Popen(
+                [sys.executable, "-c", _BOOT, str(theirs.fileno()), _HOME],
+                pass_fds=(theirs.fileno(),),
+                stdin=subprocess.DEVNULL,
+            )
         except BaseException:
             ours.close()
             raise
         finally:
             theirs.close()
+        # What it needs to know comes first, pickled (the process is this program, started by it).
+        ours.sendall(frame((CONFIG, pickle.dumps(self.config))))
         ours.setblocking(False)
         self._sock, self._process, self._loop = ours, process, loop
         self._frames = FrameReader()
@@ -213,15 +229,16 @@ class Link:
             self.close()
 
 
-def _end(sock: socket.socket, process: BaseProcess) -> None:
-    """What a link dropped without :meth:`Link.close` does: close its end, which ends the process."""
+def _end(sock: socket.socket, process: subprocess.Popen[bytes]) -> None:
+    """Close the server's end, which ends the process, and have a thread wait for it to end."""
     sock.close()
-    _reap(process)
+    threading.Thread(target=_reap, args=(process,), name="spark-mock-webhooks-reaper", daemon=True).start()
 
 
-def _reap(process: BaseProcess) -> None:
+def _reap(process: subprocess.Popen[bytes]) -> None:
     """Wait for the process to end (it does once its socket is closed); kill it if it does not."""
-    process.join(timeout=REAP_SECONDS)
-    if process.is_alive():
+    try:
+        process.wait(timeout=REAP_SECONDS)
+    except subprocess.TimeoutExpired:
         process.kill()
-        process.join(timeout=5)
+        process.wait(timeout=5)

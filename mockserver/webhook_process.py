@@ -21,6 +21,7 @@ import json
 import logging
 import math
 import os
+import pickle
 import socket
 import uuid
 from collections.abc import Sequence
@@ -37,6 +38,7 @@ from mockserver.webhook_events import BALANCE_LOW, TASK_CREATED, Schedule, Sched
 from mockserver.webhook_wire import (
     BALANCE,
     CLOCK,
+    CONFIG,
     ENDPOINTS,
     HEADER,
     MAX_FRAME,
@@ -73,11 +75,30 @@ class ProcessConfig(NamedTuple):
     niceness: int = NICENESS
 
 
-def serve(sock: socket.socket, config: ProcessConfig) -> None:
-    """The process's entry point: work for the server at the other end of ``sock`` until it goes."""
+def main(fd: int) -> None:
+    """The process's entry point: ``fd`` is its end of the socket to the server, whose first message says
+    what the process needs to know; then it works for the server until the server goes."""
+    sock = socket.socket(fileno=fd)
+    sock.setblocking(True)
+    header = _read_exactly(sock, HEADER.size)
+    (size,) = HEADER.unpack(header)
+    kind, blob = message_of(_read_exactly(sock, size))
+    if kind != CONFIG or not isinstance(blob, bytes):
+        raise WireError("the first message must be the process's configuration")
+    config: ProcessConfig = pickle.loads(blob)  # from the server that started this process
     lower_priority(config.niceness)
-    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C reaches the whole group; the server says why it stops
+    with contextlib.suppress(KeyboardInterrupt):  # a Ctrl-C meant for the server; it closes the socket anyway
         asyncio.run(Relay(config).run(sock))
+
+
+def _read_exactly(sock: socket.socket, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        piece = sock.recv(size - len(data))
+        if not piece:
+            raise SystemExit(0)  # the server went before it said anything
+        data += piece
+    return data
 
 
 def lower_priority(niceness: int) -> None:

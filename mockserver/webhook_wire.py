@@ -8,7 +8,8 @@ interpreter), which is all that ``marshal`` asks.
 
 The messages, each a tuple that starts with its kind:
 
-- server to process: ``(TASKS, [(task record, base URL), ...])``, ``(CLOCK, now, runs)``,
+- server to process: first ``(CONFIG, pickled ProcessConfig)``; then ``(TASKS, [(task record, base URL),
+  ...])``, ``(CLOCK, now, runs)``,
   ``(ENDPOINTS, [(id, url, secret), ...])``, ``(BALANCE, data)``, ``(RESET, generation)``;
 - process to server: ``(REPORT, generation, [attempt, ...], (pending events, events dropped,
   queued deliveries, deliveries dropped))``.
@@ -25,6 +26,7 @@ from typing import Any
 from mockserver.tasks import Failure, Phase, Task
 
 TASKS, CLOCK, ENDPOINTS, BALANCE, RESET, REPORT = "tasks", "clock", "endpoints", "balance", "reset", "report"
+CONFIG = "config"
 HEADER = struct.Struct("!I")
 # Far above any message (a batch of tasks, a report of attempts); a longer one means a broken stream.
 MAX_FRAME = 64 * 1024 * 1024

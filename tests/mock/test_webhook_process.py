@@ -9,9 +9,12 @@ import math
 import os
 import signal
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -31,6 +34,7 @@ from mockserver.webhooks import WebhookService
 from tests.helpers import AUTH, CREATE_PATH, VALID_BODY, serve
 
 SECRET = "whsec_" + "7a3c" * 8
+REPO = Path(__file__).resolve().parents[2]
 
 
 @contextmanager
@@ -199,3 +203,38 @@ def test_the_socket_between_them_is_a_pair_of_local_sockets() -> None:
     ours, theirs = socket.socketpair()
     with ours, theirs:
         assert ours.family == socket.AF_UNIX  # nothing listens on a port
+
+
+@pytest.mark.socket
+def test_a_script_that_serves_the_app_at_its_top_level_gets_its_webhooks(tmp_path: Path) -> None:
+    """No ``if __name__ == "__main__":`` in it: the webhook process must not run the script again (as
+    multiprocessing's spawn would, starting a second server in it)."""
+    port = free_port()
+    with WebhookReceiver(SECRET) as receiver:
+        script = tmp_path / "serve_mock.py"
+        script.write_text(
+            "import uvicorn\n"
+            "from mockserver import Settings, create_app\n"
+            f"app = create_app(Settings(webhook_urls=({receiver.url!r},), webhook_secret={SECRET!r}))\n"
+            f"uvicorn.run(app, host='127.0.0.1', port={port}, log_level='warning')\n"
+        )
+        server = subprocess.Popen(
+            [sys.executable, str(script)], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
+        try:
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=AUTH) as client:
+                deadline = time.monotonic() + 30
+                while True:
+                    try:
+                        task_id = create(client)
+                        break
+                    except httpx.TransportError:
+                        assert server.poll() is None and time.monotonic() < deadline, (
+                            "the script's server did not start"
+                        )
+                        time.sleep(0.1)
+                assert receiver.wait_for("task.created", task_id).verified
+        finally:
+            server.terminate()
+            output = server.communicate(timeout=20)[0].decode()
+        assert "Traceback" not in output and "address already in use" not in output, output
