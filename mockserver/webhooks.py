@@ -32,7 +32,7 @@ from mockserver.webhook_wire import BALANCE, CLOCK, ENDPOINTS, REPORT, RESET, TA
 from sparkspec.openapi import ApiSpec, SpecError
 
 # Tasks created within this many seconds go to the webhook process together: one write for many creates.
-BATCH_SECONDS = 0.002
+BATCH_SECONDS = 0.02
 # balance.low is sent below this balance, in US dollars, by default (api-facts §8).
 BALANCE_THRESHOLD = 10.0
 
