@@ -4,6 +4,7 @@ spec, and a way to serve an app on a real socket."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -101,3 +102,16 @@ def serve(app: ASGIApp, port: int, *, lifespan: Literal["on", "off"] = "off") ->
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def webhook_log(
+    client: httpx.Client | TestClient, done: Callable[[dict[str, Any]], bool], timeout: float = 10.0
+) -> dict[str, Any]:
+    """``GET /__mock/webhooks`` once ``done`` holds of it (or ``timeout`` has passed): attempts are logged once
+    answered, and the counts are the webhook process's last report, a quarter of a second old at most."""
+    deadline = time.monotonic() + timeout
+    while True:
+        log: dict[str, Any] = client.get("/__mock/webhooks").json()
+        if done(log) or time.monotonic() > deadline:
+            return log
+        time.sleep(0.02)

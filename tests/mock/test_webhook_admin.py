@@ -6,9 +6,6 @@ from __future__ import annotations
 import asyncio
 import math
 import re
-import time
-from collections.abc import Callable
-from typing import Any
 
 import pytest
 
@@ -18,21 +15,10 @@ from mockserver.webhook_delivery import QUEUED_DELIVERIES, Attempt, Courier, Del
 from mockserver.webhook_endpoints import Endpoint
 from mockserver.webhook_events import Schedule, task_events
 from mockserver.webhooks import WebhookService
-from tests.helpers import ClientFactory, SpecCheckedClient, create_ok
+from tests.helpers import ClientFactory, SpecCheckedClient, create_ok, webhook_log
 
 SECRET = "whsec_" + "a1b2" * 8
 ENDPOINTS = "/__mock/webhooks/endpoints"
-
-
-def reported(client: SpecCheckedClient, done: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
-    """``GET /__mock/webhooks`` once ``done`` holds of it: its counts are the webhook process's last
-    report, a quarter of a second old at most."""
-    deadline = time.monotonic() + 10
-    while True:
-        log: dict[str, Any] = client.get("/__mock/webhooks").json()
-        if done(log) or time.monotonic() > deadline:
-            return log
-        time.sleep(0.02)
 
 
 def test_endpoints_are_added_listed_and_removed_without_their_secrets(client: SpecCheckedClient) -> None:
@@ -110,7 +96,7 @@ def test_a_reset_forgets_pending_events_and_brings_back_the_configured_endpoints
     with make_client(configured) as client:  # the lifespan runs: events are scheduled on its loop
         create_ok(client)
         client.post(ENDPOINTS, json={"url": "https://hooks.example/", "secret": SECRET})
-        before = reported(client, lambda log: log["pending_events"] >= 1)  # task.succeeded, minutes away
+        before = webhook_log(client, lambda log: log["pending_events"] >= 1)  # task.succeeded, minutes away
         assert before["endpoints"] == 2
         client.post("/__mock/reset")
         after = client.get("/__mock/webhooks").json()

@@ -3,18 +3,16 @@ attempts are in one log, and a reset through one is a reset for all."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
 from mockserver import Settings, WebhookReceiver, create_app
 from mockserver.launcher import free_port
-from tests.helpers import AUTH, CREATE_PATH, VALID_BODY, poll_path, serve
+from tests.helpers import AUTH, CREATE_PATH, VALID_BODY, poll_path, serve, webhook_log
 
 pytestmark = pytest.mark.socket
 SECRET = "whsec_" + "c0de" * 8
@@ -38,25 +36,17 @@ def create(client: httpx.Client) -> str:
     return str(answer.json()["task_info"]["id"])
 
 
-def log_of(client: httpx.Client, done: Any) -> dict[str, Any]:
-    deadline = time.monotonic() + 10
-    while True:
-        log: dict[str, Any] = client.get("/__mock/webhooks").json()
-        if done(log) or time.monotonic() > deadline:
-            return log
-        time.sleep(0.05)
-
-
 def test_an_endpoint_added_through_one_worker_gets_the_events_of_another(tmp_path: Path) -> None:
     with WebhookReceiver(SECRET) as receiver, two_workers(tmp_path / "state.sqlite") as (first, second):
         added = first.post("/__mock/webhooks/endpoints", json={"url": receiver.url, "secret": SECRET})
         assert added.status_code == 201
-        time.sleep(1.5)  # the other worker looks once a second
+        # The other worker looks once a second: its own count of endpoints (which no admin call of ours syncs).
+        assert webhook_log(second, lambda log: log["endpoints"] == 1)["endpoints"] == 1
         task_id = create(second)  # no admin call to the second worker: it learnt of the endpoint by itself
         assert receiver.wait_for("task.created", task_id).verified
         assert second.get("/__mock/webhooks/endpoints").json()["endpoints"] == [added.json()["endpoint"]]
         # One log for both: the first worker shows the second one's attempt.
-        log = log_of(first, lambda log: log["attempts"])
+        log = webhook_log(first, lambda log: log["attempts"])
         assert [(a["type"], a["task_id"], a["status"]) for a in log["attempts"]] == [("task.created", task_id, 200)]
         assert log["attempts_total"] == 1 and log["pending_events"] >= 1  # task.succeeded, minutes away
         # The secret is kept there (the other worker signs with it): the file is its owner's alone.
@@ -71,7 +61,7 @@ def test_a_reset_through_one_worker_forgets_what_another_had_pending(tmp_path: P
         receiver.wait_for("task.created", task_id)
         assert first.post("/__mock/reset").status_code == 200
         assert first.get("/__mock/webhooks/endpoints").json()["endpoints"] == []  # none was configured
-        time.sleep(1.5)  # the second worker has seen the reset
+        assert webhook_log(second, lambda log: log["endpoints"] == 0)["endpoints"] == 0  # it has seen the reset
         assert second.get("/__mock/webhooks/endpoints").json()["endpoints"] == []
         assert second.post("/__mock/webhooks/endpoints", json={"url": receiver.url, "secret": SECRET}).is_success
         assert second.get(poll_path(task_id)).status_code == 404  # the reset forgot the task
@@ -79,5 +69,5 @@ def test_a_reset_through_one_worker_forgets_what_another_had_pending(tmp_path: P
         first.post("/__mock/clock/advance", json={"seconds": 3600})  # through the other worker
         assert receiver.wait_for("task.succeeded", later).verified  # the clock has moved for both workers
         assert receiver.deliveries("task.succeeded", task_id) == []  # what the reset forgot was never sent
-        log = log_of(first, lambda log: len(log["attempts"]) >= 2)
+        log = webhook_log(first, lambda log: len(log["attempts"]) >= 2)
         assert {a["task_id"] for a in log["attempts"]} == {later}  # the log before the reset is gone

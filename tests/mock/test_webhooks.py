@@ -19,7 +19,7 @@ from mockserver import ManualClock, Settings, WebhookReceiver, create_app
 from mockserver.clock import Clock
 from mockserver.launcher import free_port
 from sparkspec.webhook_signature import verify_signature
-from tests.helpers import AUTH, CREATE_PATH, VALID_BODY, poll_path, serve
+from tests.helpers import AUTH, CREATE_PATH, VALID_BODY, poll_path, serve, webhook_log
 
 pytestmark = pytest.mark.socket
 SECRET = "whsec_" + "5f1e" * 8
@@ -46,16 +46,6 @@ def signed_as_documented(headers: dict[str, str], body: bytes) -> bool:
     signed = f"{headers['x-mulerouter-webhook-id']}.{headers['x-mulerouter-webhook-timestamp']}.".encode() + body
     expected = "v1=" + hmac.new(SECRET.encode(), signed, hashlib.sha256).hexdigest()
     return hmac.compare_digest(expected, headers["x-mulerouter-webhook-signature"])
-
-
-def attempts(client: httpx.Client, count: int, timeout: float = 10.0) -> dict[str, Any]:
-    """``GET /__mock/webhooks`` once it lists ``count`` attempts (an attempt is logged once answered)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        log: dict[str, Any] = client.get("/__mock/webhooks").json()
-        if len(log["attempts"]) >= count or time.monotonic() > deadline:
-            return log
-        time.sleep(0.02)
 
 
 def test_webhooks_arrive_for_a_succeeded_and_a_failed_task_signed_and_as_a_poll_answers() -> None:
@@ -89,7 +79,7 @@ def test_a_receiver_that_answers_500_twice_gets_the_third_try_and_the_log_shows_
     with WebhookReceiver(SECRET) as receiver, mock_sending_to(receiver.url) as client:
         receiver.answer_with(500, 500)
         task_id = create(client)
-        log = attempts(client, 3)
+        log = webhook_log(client, lambda log: len(log["attempts"]) >= 3)
         tries = receiver.deliveries("task.created", task_id)
         assert [d.status for d in tries] == [500, 500, 200]
         assert len({d.headers["x-mulerouter-webhook-id"] for d in tries}) == 1  # a retry keeps its delivery id
@@ -124,7 +114,7 @@ def test_a_receiver_that_never_answers_costs_each_attempt_its_timeout_and_never_
                 create(client)
             # Every create was answered while its delivery still waited for the receiver.
             assert client.get("/__mock/webhooks").json()["attempts"] == []
-            log = attempts(client, 12)
+            log = webhook_log(client, lambda log: len(log["attempts"]) >= 12)
             assert len(log["attempts"]) == 12
             assert {a["error"] for a in log["attempts"]} == {"no answer within 1 s"}
             assert all(a["status"] is None and 0.9 < a["seconds"] < 2 for a in log["attempts"])
