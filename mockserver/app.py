@@ -18,7 +18,7 @@ from mockserver.clock import Clock, SystemClock
 from mockserver.contract import Contract, FormatCheck
 from mockserver.errors import ErrorCatalog
 from mockserver.faults import LOST_STATUSES, POLL_STATUSES, REJECTIONS, Faults, scenario_parser
-from mockserver.frontdoor import FrontDoor, Routes
+from mockserver.frontdoor import FrontDoor, Routes, base_url
 from mockserver.journal import Journal
 from mockserver.outcome_queue import MemoryQueue, OutcomeQueue
 from mockserver.presenter import Presenter
@@ -237,6 +237,7 @@ def _webhooks(
         process=ProcessConfig(rules, presenter, settings.timestamps, webhook_sender(spec)),
         clock=clock,
         ledger=ledger,
+        origin=partial(base_url, public_url=settings.public_url),
     )
 
 

@@ -14,6 +14,7 @@ as a create or a poll, those cost more than the handler itself.
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import re
@@ -234,10 +235,15 @@ def base_url(call: Call, public_url: str | None) -> str:
     raw_host = call.headers.get(b"host")
     if raw_host is None:
         server = call.scope.get("server") or ("localhost", 80)
-        host = f"{server[0]}:{server[1]}"
-    else:
-        host = raw_host.decode("latin-1")
-    return f"{call.scope['scheme']}://{host}"
+        return f"{call.scope['scheme']}://{server[0]}:{server[1]}"
+    return _origin(call.scope["scheme"], raw_host)
+
+
+@functools.lru_cache(maxsize=64)
+def _origin(scheme: str, raw_host: bytes) -> str:
+    # Every create with webhooks on asks, nearly always with the same Host: one string, made once (bounded,
+    # since the Host is the client's to choose).
+    return f"{scheme}://{raw_host.decode('latin-1')}"
 
 
 def error_reply(error: ApiError) -> Reply:

@@ -171,7 +171,7 @@ class GenerationApi:
         # Webhooks (issue 17): the task's events are scheduled. With no endpoint, two attribute reads.
         webhooks = self._webhooks
         if webhooks is not None and webhooks.active:
-            webhooks.task_created(task, base_url(call, deps.settings.public_url))
+            webhooks.task_created(task, call)
         notes.task_id = task.id
         if scenario.poll_faults:
             faults.plan_polls(task.id, scenario)

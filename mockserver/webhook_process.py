@@ -34,7 +34,7 @@ from mockserver.presenter import Presenter
 from mockserver.tasks import state_at, timeline
 from mockserver.webhook_delivery import Attempt, Courier, Delivery, DeliveryRules
 from mockserver.webhook_endpoints import Endpoint
-from mockserver.webhook_events import BALANCE_LOW, TASK_CREATED, Schedule, Scheduled, task_events
+from mockserver.webhook_events import BALANCE_LOW, EVENTS_PER_TASK, TASK_CREATED, Schedule, Scheduled, task_events
 from mockserver.webhook_wire import (
     BALANCE,
     CLOCK,
@@ -73,6 +73,8 @@ class ProcessConfig(NamedTuple):
     timestamps: TimestampStyle
     sender: tuple[str, str]
     niceness: int = NICENESS
+    #: Events that may wait for their time: one more is dropped, and counted.
+    pending_events: int = PENDING_EVENTS
 
 
 def main(fd: int) -> None:
@@ -129,12 +131,15 @@ class Dispatcher:
         self.vendor, self.model_name = config.sender
         self.courier = courier
         self.clock = FollowedClock()
-        self.schedule = Schedule(PENDING_EVENTS)
+        self.schedule = Schedule(config.pending_events)
         self.endpoints: list[Endpoint] = []
         self.wakeup = asyncio.Event()
+        #: How many tasks the server has sent, for it to know how many more there is room for.
+        self.received = 0
 
     def add_tasks(self, records: Sequence[Any]) -> None:
         push = self.schedule.push
+        self.received += len(records)
         for record, base_url in records:
             task = task_from_record(record)
             for due, event_type in task_events(task, timeline(task)):
@@ -153,6 +158,12 @@ class Dispatcher:
         """Forget what is pending: a new generation starts."""
         self.schedule.clear()
         self.courier.forget(generation)
+
+    @property
+    def room(self) -> tuple[int, int]:
+        """Tasks received so far, and how many more the schedule is sure to hold: the server sends no more
+        than that (see :class:`~mockserver.webhooks.WebhookService`)."""
+        return self.received, (self.schedule.capacity - len(self.schedule)) // EVENTS_PER_TASK
 
     @property
     def counts(self) -> tuple[int, int, int, int]:
@@ -270,7 +281,8 @@ class Relay:
         counts = self.dispatcher.counts
         writer = self._writer
         if writer is not None and not writer.is_closing() and writer.transport.get_write_buffer_size() < UNREAD_REPORTS:
-            writer.write(frame((REPORT, self.courier.generation, [tuple(a) for a in attempts], counts)))
+            report = (REPORT, self.courier.generation, [tuple(a) for a in attempts], counts, self.dispatcher.room)
+            writer.write(frame(report))
             self._reported = counts
 
     async def _report_counts(self) -> None:

@@ -12,7 +12,7 @@ The messages, each a tuple that starts with its kind:
   ...])``, ``(CLOCK, now, runs)``,
   ``(ENDPOINTS, [(id, url, secret), ...])``, ``(BALANCE, data)``, ``(RESET, generation)``;
 - process to server: ``(REPORT, generation, [attempt, ...], (pending events, events dropped,
-  queued deliveries, deliveries dropped))``.
+  queued deliveries, deliveries dropped), (tasks received, room for tasks))``.
 
 Part of the domain: no HTTP, no clock.
 """

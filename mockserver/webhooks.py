@@ -3,10 +3,12 @@
 A task's status stays a pure function of the task and the clock, and so do its events: the webhook
 process (:mod:`mockserver.webhook_process`) works them out from the task's timeline, and sends them
 when the mock's clock passes them. This side, in the server, costs a create no more than putting its
-task in the next batch: batches go to the process every ``BATCH_SECONDS``, the clock's reading goes
-whenever it may have moved (when it is advanced through the admin API or the pytest plugin, and a look
-each second for a clock moved otherwise, such as a test's ``ManualClock``, or another worker's), and
-the endpoints whenever they change. Attempts come back, into a log of the last ``log_size``.
+task in the next batch. Batches go to the process every ``BATCH_SECONDS``, with no more tasks than the
+process last said it has room for: the rest are dropped here, before they cost an encoding, and
+counted. The clock's reading goes whenever it may have moved (when it is advanced through the admin
+API or the pytest plugin, and a look each second for a clock moved otherwise, such as a test's
+``ManualClock``, or another worker's), and the endpoints whenever they change. Attempts come back,
+into a log of the last ``log_size``.
 
 With no endpoint, nothing starts, and a create costs one attribute read.
 """
@@ -14,9 +16,10 @@ With no endpoint, nothing starts, and a create costs one attribute read.
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from typing import Any
 
@@ -24,7 +27,7 @@ from mockserver.clock import Clock
 from mockserver.tasks import Task
 from mockserver.webhook_delivery import Attempt
 from mockserver.webhook_endpoints import Endpoints
-from mockserver.webhook_events import event_count
+from mockserver.webhook_events import EVENTS_PER_TASK, event_count, events_of
 from mockserver.webhook_ledger import WebhookLedger
 from mockserver.webhook_link import Link
 from mockserver.webhook_process import HEARTBEAT, ProcessConfig
@@ -46,10 +49,21 @@ class WebhookService:
         clock: The mock's clock, which events fall due on.
         ledger: The log of attempts, the counts, and resets: this worker's, or (with a state file) every
             worker's, who also share the endpoints set at run time through it.
+        origin: Where the client of a request reached the mock (the base of the video links in a task's
+            events), read only for the tasks whose events are sent.
     """
 
-    def __init__(self, *, endpoints: Endpoints, process: ProcessConfig, clock: Clock, ledger: WebhookLedger) -> None:
+    def __init__(
+        self,
+        *,
+        endpoints: Endpoints,
+        process: ProcessConfig,
+        clock: Clock,
+        ledger: WebhookLedger,
+        origin: Callable[[Any], str],
+    ) -> None:
         self.endpoints = endpoints
+        self._origin = origin
         #: How deliveries are made and signed.
         self.rules = process.rules
         self.clock = clock
@@ -63,6 +77,9 @@ class WebhookService:
         self.active = len(endpoints) > 0
         self._link = Link(process, self._reported, self._tell_all)
         self._unsent = 0  # events the server dropped because the process could not take them in time
+        self._room_at_start = process.pending_events // EVENTS_PER_TASK  # in tasks
+        self._room = self._room_at_start  # tasks the process has room for, as far as this side knows
+        self._sent = 0  # tasks sent to the process since it started
         self._born: list[tuple[Task, str]] = []
         self._batch: asyncio.TimerHandle | None = None
         self._batch_loop: asyncio.AbstractEventLoop | None = None
@@ -72,21 +89,27 @@ class WebhookService:
         self._stale = False  # a message that says how things stand may not have reached the process
         self._heard = -1  # the generation of the process's last report
 
-    def task_created(self, task: Task, base_url: str) -> None:
-        """Schedule the events of a task just created; ``base_url``: where its client reached the mock.
-        Call on the event loop that serves the mock."""
+    def task_created(self, task: Task, request: Any) -> None:
+        """Schedule the events of a task just created by ``request`` (what ``origin`` reads where its client
+        reached the mock). Call on the event loop that serves the mock."""
         born = self._born
+        if len(born) >= self._room and self._link.running:
+            # The process has no room for its events: under a load that takes the whole CPU, the process (at
+            # the lowest priority) gets little of it and its schedule fills. They are dropped here, before
+            # they cost anything more (an encoding, the task kept for the batch), and counted.
+            self._unsent += EVENTS_PER_TASK if task.run_seconds != math.inf else event_count(task)
+            return
+        born.append((task, self._origin(request)))
+        if len(born) > 1:
+            return  # a batch waits for its timer: the loop was looked at when it began (a look costs 0.25 µs)
         loop = asyncio.get_running_loop()
         if loop is not self._batch_loop:
             # A loop it has not batched on may close before a timer fires (a TestClient without `with` runs
-            # each request on a loop of its own): this task goes now, with any the last loop left behind.
+            # each request on a loop of its own): this task goes now.
             self._batch_loop = loop
-            born.append((task, base_url))
             self._send_born()
-            return
-        if not born:
+        else:
             self._batch = loop.call_later(BATCH_SECONDS, self._send_born)
-        born.append((task, base_url))
 
     def balance_low(self, balance: float | None = None) -> bool:
         """Send ``balance.low`` now to every endpoint; ``False`` when there is none to send it to."""
@@ -219,7 +242,8 @@ class WebhookService:
         if not sent and not bounded:
             self._stale = True  # the process could not be started: it hears everything when it is
         if moved or self._heartbeat is None:
-            self._beat(loop)
+            # Scheduled, never run from here: a beat sends the clock, and would come back here first.
+            self._heartbeat = loop.call_later(HEARTBEAT, self._beat, loop)
         return sent
 
     def _send_event(self, message: tuple[Any, ...], events: int) -> None:
@@ -231,10 +255,20 @@ class WebhookService:
         self._batch = None
         if not born or not self.active:
             return
-        # Under a load that takes the whole CPU, the process reads little and the backlog fills: then
-        # a batch is dropped before it costs anything, and its events are counted from the tasks alone.
-        if self._link.full or not self._send((TASKS, [(task_record(t), url) for t, url in born]), True, True):
-            self._unsent += sum(event_count(task) for task, _ in born)
+        # Under a load that takes the whole CPU, the process (at the lowest priority) gets little of it,
+        # and its schedule is full: what it has no room for is dropped here, before it costs an encoding,
+        # and only counted. Most of a create's cost with webhooks on was this handover.
+        room = 0 if self._link.full else self._room if self._link.running else self._room_at_start
+        if room < len(born):
+            self._unsent += events_of(born[max(room, 0) :])
+            born = born[: max(room, 0)]
+            if not born:
+                return
+        if self._send((TASKS, [(task_record(t), url) for t, url in born]), True, True):
+            self._sent += len(born)
+            self._room -= len(born)
+        else:
+            self._unsent += events_of(born)
 
     def _send_endpoints(self) -> bool:
         return self._send((ENDPOINTS, self._endpoint_list()))
@@ -243,20 +277,20 @@ class WebhookService:
         return [(e.id, e.url, e.secret) for e in self.endpoints]
 
     def _send_clock(self) -> bool:
-        now = self.clock.now()
-        sent = self._send((CLOCK, now, self.clock.runs))
-        self._reading = (now, time.monotonic()) if sent else None
+        reading = (self.clock.now(), time.monotonic())  # read together: sending may take a while under load
+        sent = self._send((CLOCK, reading[0], self.clock.runs))
+        self._reading = reading if sent else None
         return sent
 
     def _tell_all(self) -> None:
         """The process has just started, or may have missed something: it hears the generation (which it
         ignores when it has it already), the endpoints and the clock, before anything else."""
         link = self._link
+        self._room, self._sent = self._room_at_start, 0
         link.send((RESET, self._generation), bounded=False)
         link.send((ENDPOINTS, self._endpoint_list()), bounded=False)
-        now = self.clock.now()
-        link.send((CLOCK, now, self.clock.runs), bounded=False)
-        self._reading = (now, time.monotonic())
+        self._reading = reading = (self.clock.now(), time.monotonic())
+        link.send((CLOCK, reading[0], self.clock.runs), bounded=False)
 
     def _new_generation(self, generation: int) -> None:
         self._generation = generation
@@ -280,9 +314,13 @@ class WebhookService:
         self._heartbeat = loop.call_later(HEARTBEAT, self._beat, loop)
 
     def _reported(self, report: tuple[Any, ...]) -> None:
-        if report[0] != REPORT or report[1] != self._generation:
+        if report[0] != REPORT:
+            return
+        _, generation, attempts, counts, (received, room) = report
+        # What it had room for then, less what was sent since that it had not read yet.
+        self._room = room - (self._sent - received)
+        if generation != self._generation:
             return  # from before a reset
-        _, generation, attempts, counts = report
         self._heard = generation
         self.ledger.report(generation, os.getpid(), attempts, counts)
 

@@ -27,8 +27,10 @@ from mockserver.launcher import free_port
 from mockserver.presenter import Presenter
 from mockserver.tasks import Failure, Phase, Task
 from mockserver.webhook_delivery import QUEUED_DELIVERIES, DeliveryRules
+from mockserver.webhook_events import event_count, events_of
+from mockserver.webhook_ledger import WebhookLedger
 from mockserver.webhook_link import BACKLOG, RESTART_AFTER, Link
-from mockserver.webhook_process import ProcessConfig
+from mockserver.webhook_process import PENDING_EVENTS, ProcessConfig
 from mockserver.webhook_wire import CLOCK, TASKS, FrameReader, WireError, frame, task_from_record, task_record
 from mockserver.webhooks import WebhookService
 from tests.helpers import AUTH, CREATE_PATH, VALID_BODY, serve
@@ -126,13 +128,18 @@ def test_an_app_served_without_its_lifespan_still_sends_its_webhooks() -> None:
         app.state.webhooks.stop()
 
 
-def test_what_the_server_sends_is_bounded_and_sending_never_blocks() -> None:
-    config = ProcessConfig(
-        DeliveryRules(0, 0.0, 1.0, "hex", "whole"),
+def process_config(pending_events: int = PENDING_EVENTS, retries: int = 0) -> ProcessConfig:
+    return ProcessConfig(
+        DeliveryRules(retries, 0.01, 5.0, "hex", "whole"),
         Presenter({p.value: p.value for p in Phase}, "task_info", "seconds"),
         "seconds",
         ("mulerouter", "wan2.6-i2v-spark"),
+        pending_events=pending_events,
     )
+
+
+def test_what_the_server_sends_is_bounded_and_sending_never_blocks() -> None:
+    config = process_config()
     reports: list[tuple[Any, ...]] = []
 
     async def flood() -> tuple[int, int, float, bool]:
@@ -238,3 +245,77 @@ def test_a_script_that_serves_the_app_at_its_top_level_gets_its_webhooks(tmp_pat
             server.terminate()
             output = server.communicate(timeout=20)[0].decode()
         assert "Traceback" not in output and "address already in use" not in output, output
+
+
+def test_a_slow_start_under_load_does_not_send_the_clock_again_and_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Seen in a benchmark, with other servers on the core: the clock's reading took over a millisecond to
+    send, so the first heartbeat found the process's clock behind, and sent it again (and again: the
+    mock did not start, with a RecursionError)."""
+    real_send = Link.send
+
+    def slow_send(self: Link, *args: Any, **kwargs: Any) -> bool:
+        time.sleep(0.003)  # a core shared with busy neighbours
+        return real_send(self, *args, **kwargs)
+
+    monkeypatch.setattr(Link, "send", slow_send)
+    with WebhookReceiver(SECRET) as receiver:
+        app = create_app(Settings(webhook_urls=(receiver.url,), webhook_secret=SECRET))
+        with TestClient(app) as client:
+            answer = client.post(CREATE_PATH, json=VALID_BODY, headers=AUTH)
+            assert answer.status_code == 202
+            assert receiver.wait_for("task.created", answer.json()["task_info"]["id"]).verified
+
+
+@pytest.mark.socket
+def test_the_server_sends_no_more_tasks_than_the_process_has_room_for() -> None:
+    """The rest are dropped in the server, before they cost an encoding, and counted: under a load that
+    takes the whole CPU, the process gets little of it and its schedule is full."""
+    with WebhookReceiver(SECRET) as receiver:
+        app = create_app(Settings(webhook_urls=(receiver.url,), webhook_secret=SECRET))
+        mock = app.state.webhooks
+        # Room for 20 tasks' events (two each: task.created, then its end).
+        webhooks = WebhookService(
+            endpoints=mock.endpoints,
+            process=process_config(40, retries=3),
+            clock=mock.clock,
+            ledger=WebhookLedger(100),
+            origin=lambda _: "http://mock.test",
+        )
+
+        async def run() -> tuple[list[str], int, str]:
+            async with webhooks.lifespan(None):
+                pid = await asyncio.to_thread(process_of, webhooks)
+                os.kill(pid, signal.SIGSTOP)  # no report comes: the server goes by what it knows
+                try:
+                    tasks = [Task(f"task-{n}", mock.clock.now(), 5.0, 60.0) for n in range(30)]
+                    for task in tasks:
+                        webhooks.task_created(task, "http://mock.test")
+                    await asyncio.sleep(0.2)  # the batch goes
+                    dropped = webhooks.status()["events_dropped"]
+                finally:
+                    os.kill(pid, signal.SIGCONT)
+                for task in tasks[:20]:
+                    await asyncio.to_thread(receiver.wait_for, "task.created", task.id)
+                # Their task.created sent, the process has room again, and says so: the next task goes.
+                await asyncio.sleep(0.6)
+                later = Task("task-later", mock.clock.now(), 5.0, 60.0)
+                webhooks.task_created(later, "http://mock.test")
+                await asyncio.to_thread(receiver.wait_for, "task.created", later.id)
+                return [t.id for t in tasks[20:]], dropped, later.id
+
+        refused, dropped, _ = asyncio.run(run())
+        assert dropped == 20  # ten tasks, two events each, counted by the server while the process slept
+        assert all(receiver.deliveries("task.created", task_id) == [] for task_id in refused)
+
+
+def test_events_are_counted_without_making_them() -> None:
+    failure_in_queue = Failure(3001, "Bad", "no", Phase.QUEUED)
+    failure_running = Failure(3002, "Bad", "no", Phase.RUNNING)
+    tasks = [
+        Task("plain", 1.0, 2.0, 60.0),
+        Task("stalled", 1.0, 2.0, math.inf),
+        Task("stalled in the queue, then failed", 1.0, 2.0, math.inf, failure_in_queue),
+        Task("failed running", 1.0, 2.0, 3.0, failure_running),
+    ]
+    assert [event_count(t) for t in tasks] == [2, 1, 2, 2]
+    assert events_of([(t, "u") for t in tasks]) == 7
