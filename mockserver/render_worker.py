@@ -3,21 +3,23 @@
 A thread of the server would hold the GIL between frames and take the CPU from the event loop
 (measured: stalls of the loop up to 12 ms, half its iterations); a process of its own, niced, leaves
 creates and polls as fast as without it. One child serves the whole server process, one rendering at
-a time; it starts on the first rendering (``spawn``: nothing of the server is inherited), starts
-again if it dies, and stops when it has been idle a while.
+a time; it starts on the first rendering (a fresh interpreter, :mod:`mockserver.child_process`:
+nothing of the server is inherited, and no script is run again), starts again if it dies, and stops
+when it has been idle a while.
 """
 
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
 import os
+import subprocess
 import time
+import weakref
 from multiprocessing.connection import Connection
-from multiprocessing.process import BaseProcess
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
+from mockserver.child_process import start_child
 from mockserver.video_recipe import Recipe
 
 # Low enough that the server keeps the CPU when both want it; not 19, which would starve a rendering
@@ -51,8 +53,9 @@ class RenderWorker:
     def __init__(self, niceness: int = NICENESS, timeout: float = RENDER_TIMEOUT) -> None:
         self.niceness = niceness
         self.timeout = timeout
-        self._process: BaseProcess | None = None
+        self._process: subprocess.Popen[bytes] | None = None
         self._conn: Connection | None = None
+        self._finalizer: weakref.finalize[Any, Any] | None = None
         self._job: Job | None = None
         self._started = 0.0
 
@@ -64,8 +67,8 @@ class RenderWorker:
         """Send ``job`` to the child (started first, if it is not running)."""
         if self._job is not None:
             raise RuntimeError("the render worker is busy")
-        if self._conn is None or self._process is None or not self._process.is_alive():
-            self._spawn()
+        if self._conn is None or self._process is None or self._process.poll() is not None:
+            self._launch()
         assert self._conn is not None
         self._job, self._started = job, time.monotonic()
         with contextlib.suppress(OSError):  # the child died between jobs: the wait below reports it
@@ -99,24 +102,42 @@ class RenderWorker:
         it is working (it would finish its rendering before it read the request)."""
         conn, process = self._conn, self._process
         self._conn = self._process = None
-        if conn is not None:
-            with contextlib.suppress(OSError):
-                conn.send(None)
-            conn.close()
-        if process is not None:
-            process.join(timeout=0 if self._job is not None else 1)
-            if process.is_alive():
-                process.kill()
-                process.join(timeout=5)
+        if self._finalizer is not None:
+            self._finalizer.detach()
+            self._finalizer = None
+        if conn is not None and process is not None:
+            _stop(conn, process, working=self._job is not None)
 
-    def _spawn(self) -> None:
+    def _launch(self) -> None:
         self.close()
-        context = multiprocessing.get_context("spawn")
-        ours, theirs = context.Pipe()
-        process = context.Process(target=serve, args=(theirs, self.niceness), name="spark-mock-render", daemon=True)
-        process.start()
-        theirs.close()
-        self._conn, self._process = ours, process
+        sock, process = start_child("mockserver.render_worker", "main")
+        conn = Connection(sock.detach())
+        conn.send(self.niceness)
+        self._conn, self._process = conn, process
+        # A worker dropped without close() (a server that never stopped its queue) still ends its process.
+        self._finalizer = weakref.finalize(self, _stop, conn, process, False)
+
+
+def _stop(conn: Connection, process: subprocess.Popen[bytes], working: bool) -> None:
+    with contextlib.suppress(OSError):
+        conn.send(None)
+    conn.close()
+    try:
+        process.wait(timeout=0 if working else 1)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=5)
+
+
+def main(fd: int) -> None:
+    """The child's entry point (:func:`mockserver.child_process.start_child`): ``fd`` is its end of the socket
+    to the server, which first sends the niceness to take."""
+    conn = Connection(fd)
+    try:
+        niceness = conn.recv()
+    except (EOFError, OSError):
+        return
+    serve(conn, niceness)
 
 
 def serve(conn: Connection, niceness: int) -> None:

@@ -18,14 +18,13 @@ import math
 import pickle
 import socket
 import subprocess
-import sys
 import threading
 import time
 import weakref
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
+from mockserver.child_process import start_child
 from mockserver.webhook_process import ProcessConfig
 from mockserver.webhook_wire import CONFIG, FrameReader, WireError, frame
 
@@ -38,11 +37,6 @@ RESTART_AFTER = 1.0
 # How long a process that was asked to end (its socket closed) may take, at its low priority, before it is killed.
 REAP_SECONDS = 10.0
 _READ = 256 * 1024
-# Where this package is found, for the process to find it too (the server's sys.path may have been added to).
-_HOME = str(Path(__file__).resolve().parent.parent)
-_BOOT = (
-    "import sys; sys.path.insert(0, sys.argv[2]); from mockserver.webhook_process import main; main(int(sys.argv[1]))"
-)
 
 
 class Link:
@@ -143,20 +137,8 @@ class Link:
         self.close()
         if time.monotonic() - self._died < RESTART_AFTER:
             return False  # one that dies at once is not started again and again
-        ours, theirs = socket.socketpair()
-        try:
-            # Its own interpreter, started afresh (not multiprocessing's spawn, which runs the server's main
-            # module again: a script that starts a server at its top would start a second one there).
-            process = subprocess.Popen(
-                [sys.executable, "-c", _BOOT, str(theirs.fileno()), _HOME],
-                pass_fds=(theirs.fileno(),),
-                stdin=subprocess.DEVNULL,
-            )
-        except BaseException:
-            ours.close()
-            raise
-        finally:
-            theirs.close()
+        # A fresh interpreter (see child_process): a script that serves the app at its top level is not run again.
+        ours, process = start_child("mockserver.webhook_process", "main")
         # What it needs to know comes first, pickled (the process is this program, started by it).
         ours.sendall(frame((CONFIG, pickle.dumps(self.config))))
         ours.setblocking(False)

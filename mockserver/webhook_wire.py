@@ -3,7 +3,7 @@
 Every create with webhooks on hands its task across, so the encoding is chosen for the server's cost:
 ``marshal`` writes a batch of plain tuples about four times as fast as ``pickle`` writes the same tasks
 as named tuples (measured: 0.4 µs a task against 1.6). Only tuples, lists, dicts, strings, numbers and
-``None`` cross, and both ends run the same code (the process is spawned from the server's own
+``None`` cross, and both ends run the same code (the process is started from the server's own
 interpreter), which is all that ``marshal`` asks.
 
 The messages, each a tuple that starts with its kind:

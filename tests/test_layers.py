@@ -31,6 +31,7 @@ MOCK_LAYERS = (
         "journal",
         "state_file",
         "settings",
+        "child_process",
         "render_worker",
         "render_queue",
         "video_cache",

@@ -33,6 +33,7 @@ from mockserver.webhook_link import BACKLOG, RESTART_AFTER, Link
 from mockserver.webhook_process import PENDING_EVENTS, ProcessConfig
 from mockserver.webhook_wire import CLOCK, TASKS, FrameReader, WireError, frame, task_from_record, task_record
 from mockserver.webhooks import WebhookService
+from sparkspec.resources import video_path as fixed_video
 from tests.helpers import AUTH, CREATE_PATH, VALID_BODY, serve
 
 SECRET = "whsec_" + "7a3c" * 8
@@ -213,9 +214,9 @@ def test_the_socket_between_them_is_a_pair_of_local_sockets() -> None:
 
 
 @pytest.mark.socket
-def test_a_script_that_serves_the_app_at_its_top_level_gets_its_webhooks(tmp_path: Path) -> None:
-    """No ``if __name__ == "__main__":`` in it: the webhook process must not run the script again (as
-    multiprocessing's spawn would, starting a second server in it)."""
+def test_a_script_that_serves_the_app_at_its_top_level_gets_its_webhooks_and_videos(tmp_path: Path) -> None:
+    """No ``if __name__ == "__main__":`` in it: neither the webhook process nor the render process may run
+    the script again (as multiprocessing's spawn would, starting a second server in it)."""
     port = free_port()
     with WebhookReceiver(SECRET) as receiver:
         script = tmp_path / "serve_mock.py"
@@ -226,7 +227,11 @@ def test_a_script_that_serves_the_app_at_its_top_level_gets_its_webhooks(tmp_pat
             f"uvicorn.run(app, host='127.0.0.1', port={port}, log_level='warning')\n"
         )
         server = subprocess.Popen(
-            [sys.executable, str(script)], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+            [sys.executable, str(script)],
+            cwd=REPO,
+            env={**os.environ, "PYTHONPATH": str(REPO)},  # this checkout's mock, whatever is installed
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
         )
         try:
             with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=AUTH) as client:
@@ -241,6 +246,13 @@ def test_a_script_that_serves_the_app_at_its_top_level_gets_its_webhooks(tmp_pat
                         )
                         time.sleep(0.1)
                 assert receiver.wait_for("task.created", task_id).verified
+                assert client.post("/__mock/clock/advance", json={"seconds": 3600}).status_code == 200
+                link = receiver.wait_for("task.succeeded", task_id).json()["data"]["payload"]["videos"][0]
+                while (video := client.get(link)).status_code == 503:  # still being rendered
+                    assert time.monotonic() < deadline + 60
+                    time.sleep(0.2)
+                assert video.status_code == 200 and video.headers["content-type"] == "video/mp4"
+                assert video.content != fixed_video().read_bytes()  # rendered: not the fallback of a failed one
         finally:
             server.terminate()
             output = server.communicate(timeout=20)[0].decode()
