@@ -292,7 +292,11 @@ def markdown(r: dict[str, Any]) -> str:
             for c in r["webhook_counts"]
         )
         + f". The receiver got {r['webhooks_received'].get('received', 0):,} deliveries (of the last 10,000),"
-        f" {r['webhooks_received'].get('verified', 0):,} of them signed right.",
+        f" {r['webhooks_received'].get('verified', 0):,} of them signed right"
+        + "".join(
+            f"; {count:,} refused: {problem}" for problem, count in r["webhooks_received"].get("problems", {}).items()
+        )
+        + ".",
         "",
         f"Invalid create (a refusal with its reasons): **{r['ratio_prism_invalid']:.1f}× Prism** (median of the"
         " rounds' ratios: " + ", ".join(f"{p:.1f}×" for p in r["ratio_prism_invalid_rounds"]) + ").",

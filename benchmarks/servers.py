@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -130,7 +131,7 @@ def prism_version() -> str:
 
 
 @contextmanager
-def webhook_receiver() -> Iterator[tuple[str, str, dict[str, int]]]:
+def webhook_receiver() -> Iterator[tuple[str, str, dict[str, Any]]]:
     """A receiver of the mock's webhooks (:mod:`benchmarks.receiver`), pinned beside wrk: its URL, its
     secret, and (filled in once it has stopped) how many deliveries came and how many were signed right."""
     from benchmarks.receiver import SECRET
@@ -140,7 +141,7 @@ def webhook_receiver() -> Iterator[tuple[str, str, dict[str, int]]]:
         command = ["taskset", "-c", str(LOAD_CPU), *command]
     process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=REPO)
     assert process.stdin is not None and process.stdout is not None
-    counts: dict[str, int] = {}
+    counts: dict[str, Any] = {}
     try:
         yield process.stdout.readline().strip(), SECRET, counts
     finally:

@@ -130,3 +130,17 @@ def test_a_create_can_ask_for_balance_low_whatever_it_answers() -> None:
         create(client)  # without the item: no further balance.low
         time.sleep(0.3)
         assert len(receiver.deliveries("balance.low")) == 1
+
+
+def test_a_sender_that_goes_in_the_middle_of_a_body_has_made_no_delivery() -> None:
+    """Seen in `make bench`: a mock stopped while its webhook process was sending left bodies cut short,
+    which the receiver kept as deliveries signed wrong."""
+    with WebhookReceiver(SECRET) as receiver:
+        host, port = receiver.url.removeprefix("http://").rstrip("/").rsplit(":", 1)
+        with socket.create_connection((host, int(port))) as sender:
+            sender.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n" + b'{"id": "evt_1"')
+            sender.shutdown(socket.SHUT_WR)
+            assert sender.recv(1024) == b""  # no answer: there was no request to answer
+        whole = httpx.post(receiver.url, content=b"{}")  # one that arrives whole is kept, unsigned and all
+        assert whole.status_code == 200
+        assert [d.body for d in receiver.deliveries()] == [b"{}"]
