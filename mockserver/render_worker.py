@@ -112,7 +112,11 @@ class RenderWorker:
         self.close()
         sock, process = start_child("mockserver.render_worker", "main")
         conn = Connection(sock.detach())
-        conn.send(self.niceness)
+        try:
+            conn.send(self.niceness)
+        except BaseException:
+            _stop(conn, process, working=True)
+            raise
         self._conn, self._process = conn, process
         # A worker dropped without close() (a server that never stopped its queue) still ends its process.
         self._finalizer = weakref.finalize(self, _stop, conn, process, False)

@@ -116,6 +116,16 @@ class Link:
             self._watch(writing=True)
         return True
 
+    def attach(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Read the process's reports on ``loop`` from now on (a process already running, attached to a loop
+        that may have closed), starting with those waiting on the socket now."""
+        if self._sock is None or self._loop is loop:
+            return
+        self._unwatch()
+        self._loop = loop
+        self._watch(writing=bool(self._backlog))
+        self._readable()
+
     def close(self) -> None:
         """End the process (it ends when its end of the socket closes; it is killed if it does not)."""
         self._unwatch()

@@ -50,7 +50,7 @@ class WebhookService:
         ledger: The log of attempts, the counts, and resets: this worker's, or (with a state file) every
             worker's, who also share the endpoints set at run time through it.
         origin: Where the client of a request reached the mock (the base of the video links in a task's
-            events), read only for the tasks whose events are sent.
+            events), read only for the tasks that join a batch (not for those dropped at the create).
     """
 
     def __init__(
@@ -75,7 +75,7 @@ class WebhookService:
             endpoints.replace(shared)
         #: Whether any endpoint is registered: what the create route reads, and all it reads when none is.
         self.active = len(endpoints) > 0
-        self._link = Link(process, self._reported, self._tell_all)
+        self._link = Link(process, self._reported, self._started)
         self._unsent = 0  # events the server dropped because the process could not take them in time
         self._room_at_start = process.pending_events // EVENTS_PER_TASK  # in tasks
         self._room = self._room_at_start  # tasks the process has room for, as far as this side knows
@@ -84,7 +84,7 @@ class WebhookService:
         self._batch: asyncio.TimerHandle | None = None
         self._batch_loop: asyncio.AbstractEventLoop | None = None
         self._reading: tuple[float, float] | None = None  # what the process was last told: clock, and when
-        self._heartbeat: asyncio.TimerHandle | None = None
+        self._heartbeat: asyncio.Handle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stale = False  # a message that says how things stand may not have reached the process
         self._heard = -1  # the generation of the process's last report
@@ -92,6 +92,14 @@ class WebhookService:
     def task_created(self, task: Task, request: Any) -> None:
         """Schedule the events of a task just created by ``request`` (what ``origin`` reads where its client
         reached the mock). Call on the event loop that serves the mock."""
+        batch_loop = self._batch_loop
+        if batch_loop is None or batch_loop.is_closed():
+            # The first create, or the loop batched on has closed (a TestClient without `with` runs each
+            # request on a loop of its own; so does a test that drives the app with asyncio.run): its timer
+            # will never fire. This task goes now, with any that loop left behind. (Asking for the running
+            # loop on every create would cost each a quarter of a microsecond.)
+            self._on_new_loop(task, request)
+            return
         born = self._born
         if len(born) >= self._room and self._link.running:
             # The process has no room for its events: under a load that takes the whole CPU, the process (at
@@ -100,16 +108,16 @@ class WebhookService:
             self._unsent += EVENTS_PER_TASK if task.run_seconds != math.inf else event_count(task)
             return
         born.append((task, self._origin(request)))
-        if len(born) > 1:
-            return  # a batch waits for its timer: the loop was looked at when it began (a look costs 0.25 µs)
-        loop = asyncio.get_running_loop()
-        if loop is not self._batch_loop:
-            # A loop it has not batched on may close before a timer fires (a TestClient without `with` runs
-            # each request on a loop of its own): this task goes now.
-            self._batch_loop = loop
-            self._send_born()
-        else:
-            self._batch = loop.call_later(BATCH_SECONDS, self._send_born)
+        if len(born) == 1:
+            self._batch = batch_loop.call_later(BATCH_SECONDS, self._send_born)
+
+    def _on_new_loop(self, task: Task, request: Any) -> None:
+        loop = self._batch_loop = asyncio.get_running_loop()
+        # The process's reports were read on the loop that closed: those it sent since are read now, so that
+        # what it has room for is known before this batch is cut to it.
+        self._link.attach(loop)
+        self._born.append((task, self._origin(request)))
+        self._send_born()
 
     def balance_low(self, balance: float | None = None) -> bool:
         """Send ``balance.low`` now to every endpoint; ``False`` when there is none to send it to."""
@@ -242,8 +250,8 @@ class WebhookService:
         if not sent and not bounded:
             self._stale = True  # the process could not be started: it hears everything when it is
         if moved or self._heartbeat is None:
-            # Scheduled, never run from here: a beat sends the clock, and would come back here first.
-            self._heartbeat = loop.call_later(HEARTBEAT, self._beat, loop)
+            # Soon, never from here: a beat sends the clock, and would come back here first.
+            self._heartbeat = loop.call_soon(self._beat, loop)
         return sent
 
     def _send_event(self, message: tuple[Any, ...], events: int) -> None:
@@ -282,11 +290,16 @@ class WebhookService:
         self._reading = reading if sent else None
         return sent
 
+    def _started(self) -> None:
+        """A process has just started: it has room for as many tasks as its schedule holds, and hears how
+        things stand before anything else."""
+        self._room, self._sent = self._room_at_start, 0
+        self._tell_all()
+
     def _tell_all(self) -> None:
         """The process has just started, or may have missed something: it hears the generation (which it
-        ignores when it has it already), the endpoints and the clock, before anything else."""
+        ignores when it has it already), the endpoints and the clock."""
         link = self._link
-        self._room, self._sent = self._room_at_start, 0
         link.send((RESET, self._generation), bounded=False)
         link.send((ENDPOINTS, self._endpoint_list()), bounded=False)
         self._reading = reading = (self.clock.now(), time.monotonic())

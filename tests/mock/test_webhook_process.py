@@ -331,3 +331,108 @@ def test_events_are_counted_without_making_them() -> None:
     ]
     assert [event_count(t) for t in tasks] == [2, 1, 2, 2]
     assert events_of([(t, "u") for t in tasks]) == 7
+
+
+def test_tasks_left_in_a_batch_by_a_loop_that_closed_go_with_the_next_create() -> None:
+    """An app driven from one event loop after another (each test's asyncio.run, say), without its
+    lifespan: a batch's timer on a loop that closes never fires."""
+    with WebhookReceiver(SECRET) as receiver:
+        app = create_app(Settings(webhook_urls=(receiver.url,), webhook_secret=SECRET))
+
+        async def creates(count: int) -> list[str]:
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://mock", headers=AUTH) as client:
+                answers = [await client.post(CREATE_PATH, json=VALID_BODY) for _ in range(count)]
+            return [answer.json()["task_info"]["id"] for answer in answers]
+
+        first = asyncio.run(creates(3))  # the first goes at once; the other two wait for a timer, then the loop closes
+        later = asyncio.run(creates(1))
+        for task_id in first + later:
+            assert receiver.wait_for("task.created", task_id).verified
+        app.state.webhooks.stop()
+
+
+def test_what_the_process_has_room_for_is_read_again_on_a_new_loop() -> None:
+    """Its reports were read on a loop that has closed: the next loop reads those waiting before it cuts
+    a batch to the room it knew (none), and a process that has room again is sent tasks again."""
+    with WebhookReceiver(SECRET) as receiver:
+        app = create_app(Settings(webhook_urls=(receiver.url,), webhook_secret=SECRET))
+        mock = app.state.webhooks
+        webhooks = WebhookService(
+            endpoints=mock.endpoints,
+            process=process_config(40, retries=3),  # room for 20 tasks
+            clock=mock.clock,
+            ledger=WebhookLedger(100),
+            origin=lambda _: "http://mock.test",
+        )
+        tasks = [Task(f"task-{n}", mock.clock.now(), 5.0, 60.0) for n in range(20)]
+
+        async def fill() -> None:
+            for task in tasks:
+                webhooks.task_created(task, None)
+            await asyncio.sleep(0.05)  # the batch goes; the loop closes before the process reports
+
+        asyncio.run(fill())
+        for task in tasks:  # their task.created sent: the process has room for 10 again, and has said so
+            receiver.wait_for("task.created", task.id)
+        time.sleep(0.5)
+        later = Task("task-later", mock.clock.now(), 5.0, 60.0)
+
+        async def create_later() -> None:
+            webhooks.task_created(later, None)
+
+        asyncio.run(create_later())
+        assert receiver.wait_for("task.created", later.id).verified
+        assert webhooks.status()["events_dropped"] == 0
+        webhooks.stop()
+
+
+def test_a_process_told_how_things_stand_again_keeps_its_count_of_room() -> None:
+    """Only a process just started has its whole schedule free: one told again how things stand (the clock
+    moved from a thread while no loop served the app) still holds what it held."""
+    with WebhookReceiver(SECRET) as receiver:
+        app = create_app(Settings(webhook_urls=(receiver.url,), webhook_secret=SECRET))
+        mock = app.state.webhooks
+        webhooks = WebhookService(
+            endpoints=mock.endpoints,
+            process=process_config(40, retries=3),
+            clock=mock.clock,
+            ledger=WebhookLedger(100),
+            origin=lambda _: "http://mock.test",
+        )
+
+        async def create(tasks: list[Task]) -> None:
+            for task in tasks:
+                webhooks.task_created(task, None)
+            await asyncio.sleep(0.1)
+
+        asyncio.run(create([Task(f"first-{n}", mock.clock.now(), 5.0, 60.0) for n in range(20)]))
+        time.sleep(0.5)  # their task.created sent: room for 10, reported
+        webhooks.wake()  # from this thread, no loop running: the process hears it all again with the next message
+        pid = process_of(webhooks)
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            asyncio.run(create([Task(f"second-{n}", mock.clock.now(), 5.0, 60.0) for n in range(30)]))
+            dropped = webhooks.status()["events_dropped"]
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        assert dropped == 40  # room for 10 of the 30, not for 20 as a process just started would have
+        webhooks.stop()
+
+
+def test_a_clock_moved_by_the_test_reaches_a_process_on_the_next_loop() -> None:
+    """A TestClient without `with` (a loop per request) and a ManualClock the test moves itself: the
+    next request's loop tells the process at once, not a second later on a loop that has closed."""
+    from mockserver import ManualClock
+
+    with WebhookReceiver(SECRET) as receiver:
+        clock = ManualClock()
+        app = create_app(Settings(webhook_urls=(receiver.url,), webhook_secret=SECRET), clock=clock)
+        client = TestClient(app)
+        first = client.post(CREATE_PATH, json=VALID_BODY, headers=AUTH).json()["task_info"]["id"]
+        receiver.wait_for("task.created", first)
+        clock.advance(3600)
+        second = client.post(CREATE_PATH, json=VALID_BODY, headers=AUTH).json()["task_info"]["id"]
+        assert receiver.wait_for("task.succeeded", first).verified
+        assert receiver.wait_for("task.created", second).verified
+        app.state.webhooks.stop()
