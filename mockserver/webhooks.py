@@ -203,7 +203,8 @@ class WebhookService:
             self._send((ENDPOINTS, self._endpoint_list()), start=True)
         elif self.ledger.shared:  # look for what other workers change from the start
             self._loop = loop = asyncio.get_running_loop()
-            self._beat(loop)
+            # Soon, not from here: a beat that sends starts no second one (see _send).
+            self._heartbeat = loop.call_soon(self._beat, loop)
         try:
             yield
         finally:

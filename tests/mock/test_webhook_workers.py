@@ -3,9 +3,11 @@ attempts are in one log, and a reset through one is a reset for all."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -71,3 +73,33 @@ def test_a_reset_through_one_worker_forgets_what_another_had_pending(tmp_path: P
         assert receiver.deliveries("task.succeeded", task_id) == []  # what the reset forgot was never sent
         log = webhook_log(first, lambda log: len(log["attempts"]) >= 2)
         assert {a["task_id"] for a in log["attempts"]} == {later}  # the log before the reset is gone
+
+
+def test_a_worker_that_learns_of_an_endpoint_as_it_starts_keeps_one_heartbeat(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its first beat finds the endpoint another worker added since it was built, and starts its webhook
+    process: that must not start a second beat beside the first (each would look at the state file)."""
+    from mockserver.webhooks import WebhookService
+
+    beats: list[WebhookService] = []
+    real_beat = WebhookService._beat
+
+    def counted(self: WebhookService, loop: Any) -> None:
+        beats.append(self)
+        real_beat(self, loop)
+
+    monkeypatch.setattr(WebhookService, "_beat", counted)
+    path = tmp_path / "state.sqlite"
+    with WebhookReceiver(SECRET) as receiver:
+        late = create_app(Settings(state_file=path, webhook_backoff=0.01))  # built before the endpoint exists
+        with two_workers(path) as (first, _):
+            assert first.post("/__mock/webhooks/endpoints", json={"url": receiver.url, "secret": SECRET}).is_success
+            with serve(late, free_port(), lifespan="on") as base, httpx.Client(base_url=base, headers=AUTH) as client:
+                started = time.monotonic()
+                task_id = create(client)  # it knows of the endpoint
+                assert receiver.wait_for("task.created", task_id).verified
+                time.sleep(max(0.0, started + 3.5 - time.monotonic()))
+                count = sum(service is late.state.webhooks for service in beats)
+            # One at the start, then one a second: 4 or 5 in 3.5 s; two beats side by side would make 8 or more.
+            assert 3 <= count <= 6, count
