@@ -139,6 +139,19 @@ def process_config(pending_events: int = PENDING_EVENTS, retries: int = 0) -> Pr
     )
 
 
+def room_for_20_tasks(receiver: WebhookReceiver) -> WebhookService:
+    """A webhook service sending to ``receiver``, whose process has room for 20 tasks' events (two each:
+    task.created, then its end), with the mock's endpoints and clock."""
+    mock = create_app(Settings(webhook_urls=(receiver.url,), webhook_secret=SECRET)).state.webhooks
+    return WebhookService(
+        endpoints=mock.endpoints,
+        process=process_config(40, retries=3),
+        clock=mock.clock,
+        ledger=WebhookLedger(100),
+        origin=lambda _: "http://mock.test",
+    )
+
+
 def test_what_the_server_sends_is_bounded_and_sending_never_blocks() -> None:
     config = process_config()
     reports: list[tuple[Any, ...]] = []
@@ -283,23 +296,14 @@ def test_the_server_sends_no_more_tasks_than_the_process_has_room_for() -> None:
     """The rest are dropped in the server, before they cost an encoding, and counted: under a load that
     takes the whole CPU, the process gets little of it and its schedule is full."""
     with WebhookReceiver(SECRET) as receiver:
-        app = create_app(Settings(webhook_urls=(receiver.url,), webhook_secret=SECRET))
-        mock = app.state.webhooks
-        # Room for 20 tasks' events (two each: task.created, then its end).
-        webhooks = WebhookService(
-            endpoints=mock.endpoints,
-            process=process_config(40, retries=3),
-            clock=mock.clock,
-            ledger=WebhookLedger(100),
-            origin=lambda _: "http://mock.test",
-        )
+        webhooks = room_for_20_tasks(receiver)
 
         async def run() -> tuple[list[str], int, str]:
             async with webhooks.lifespan(None):
                 pid = await asyncio.to_thread(process_of, webhooks)
                 os.kill(pid, signal.SIGSTOP)  # no report comes: the server goes by what it knows
                 try:
-                    tasks = [Task(f"task-{n}", mock.clock.now(), 5.0, 60.0) for n in range(30)]
+                    tasks = [Task(f"task-{n}", webhooks.clock.now(), 5.0, 60.0) for n in range(30)]
                     for task in tasks:
                         webhooks.task_created(task, "http://mock.test")
                     await asyncio.sleep(0.2)  # the batch goes
@@ -310,7 +314,7 @@ def test_the_server_sends_no_more_tasks_than_the_process_has_room_for() -> None:
                     await asyncio.to_thread(receiver.wait_for, "task.created", task.id)
                 # Their task.created sent, the process has room again, and says so: the next task goes.
                 await asyncio.sleep(0.6)
-                later = Task("task-later", mock.clock.now(), 5.0, 60.0)
+                later = Task("task-later", webhooks.clock.now(), 5.0, 60.0)
                 webhooks.task_created(later, "http://mock.test")
                 await asyncio.to_thread(receiver.wait_for, "task.created", later.id)
                 return [t.id for t in tasks[20:]], dropped, later.id
@@ -356,16 +360,8 @@ def test_what_the_process_has_room_for_is_read_again_on_a_new_loop() -> None:
     """Its reports were read on a loop that has closed: the next loop reads those waiting before it cuts
     a batch to the room it knew (none), and a process that has room again is sent tasks again."""
     with WebhookReceiver(SECRET) as receiver:
-        app = create_app(Settings(webhook_urls=(receiver.url,), webhook_secret=SECRET))
-        mock = app.state.webhooks
-        webhooks = WebhookService(
-            endpoints=mock.endpoints,
-            process=process_config(40, retries=3),  # room for 20 tasks
-            clock=mock.clock,
-            ledger=WebhookLedger(100),
-            origin=lambda _: "http://mock.test",
-        )
-        tasks = [Task(f"task-{n}", mock.clock.now(), 5.0, 60.0) for n in range(20)]
+        webhooks = room_for_20_tasks(receiver)
+        tasks = [Task(f"task-{n}", webhooks.clock.now(), 5.0, 60.0) for n in range(20)]
 
         async def fill() -> None:
             for task in tasks:
@@ -375,8 +371,8 @@ def test_what_the_process_has_room_for_is_read_again_on_a_new_loop() -> None:
         asyncio.run(fill())
         for task in tasks:  # their task.created sent: the process has room for 10 again, and has said so
             receiver.wait_for("task.created", task.id)
-        time.sleep(0.5)
-        later = Task("task-later", mock.clock.now(), 5.0, 60.0)
+        time.sleep(0.5)  # time for the process to report its room (it does within a quarter of a second)
+        later = Task("task-later", webhooks.clock.now(), 5.0, 60.0)
 
         async def create_later() -> None:
             webhooks.task_created(later, None)
@@ -391,28 +387,20 @@ def test_a_process_told_how_things_stand_again_keeps_its_count_of_room() -> None
     """Only a process just started has its whole schedule free: one told again how things stand (the clock
     moved from a thread while no loop served the app) still holds what it held."""
     with WebhookReceiver(SECRET) as receiver:
-        app = create_app(Settings(webhook_urls=(receiver.url,), webhook_secret=SECRET))
-        mock = app.state.webhooks
-        webhooks = WebhookService(
-            endpoints=mock.endpoints,
-            process=process_config(40, retries=3),
-            clock=mock.clock,
-            ledger=WebhookLedger(100),
-            origin=lambda _: "http://mock.test",
-        )
+        webhooks = room_for_20_tasks(receiver)
 
         async def create(tasks: list[Task]) -> None:
             for task in tasks:
                 webhooks.task_created(task, None)
             await asyncio.sleep(0.1)
 
-        asyncio.run(create([Task(f"first-{n}", mock.clock.now(), 5.0, 60.0) for n in range(20)]))
+        asyncio.run(create([Task(f"first-{n}", webhooks.clock.now(), 5.0, 60.0) for n in range(20)]))
         time.sleep(0.5)  # their task.created sent: room for 10, reported
         webhooks.wake()  # from this thread, no loop running: the process hears it all again with the next message
         pid = process_of(webhooks)
         os.kill(pid, signal.SIGSTOP)
         try:
-            asyncio.run(create([Task(f"second-{n}", mock.clock.now(), 5.0, 60.0) for n in range(30)]))
+            asyncio.run(create([Task(f"second-{n}", webhooks.clock.now(), 5.0, 60.0) for n in range(30)]))
             dropped = webhooks.status()["events_dropped"]
         finally:
             os.kill(pid, signal.SIGCONT)
